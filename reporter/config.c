@@ -1,0 +1,322 @@
+/*
+ * config.c: the INI parser of lars-reporter.conf, driven by one table of
+ * keys (section, name, type, default, range).
+ *
+ * config_load() parses a file into a fresh struct config or returns NULL
+ * after logging every error as "file:line: what"; the caller keeps its old
+ * configuration on failure, which is what SIGHUP needs.  The original
+ * lars_reporter.conf keys are in the table, and its misspelled [repoter]
+ * section is read as [reporter] with a warning.
+ */
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "reporter.h"
+
+enum cfg_type {
+	CFG_INT,
+	CFG_STR,
+	CFG_ADDR,		/* an IPv4 or IPv6 literal */
+	CFG_IGNORED,		/* the original's keys that mean nothing here */
+};
+
+struct cfg_key {
+	const char	*section;
+	const char	*name;
+	enum cfg_type	 type;
+	size_t		 off;
+	const char	*dflt;
+	long long	 min, max;
+};
+
+#define C(f) offsetof(struct config, f)
+
+/* Sorted by section, then name: config_find() uses bsearch(3). */
+static const struct cfg_key cfg_keys[] = {
+	{ "mysql", "db_host", CFG_STR, C(db_host), "127.0.0.1", 0, 0 },
+	{ "mysql", "db_name", CFG_STR, C(db_name), "lars_dns", 0, 0 },
+	{ "mysql", "db_passwd", CFG_STR, C(db_passwd), "", 0, 0 },
+	{ "mysql", "db_port", CFG_INT, C(db_port), "3306", 1, 65535 },
+	{ "mysql", "db_socket", CFG_STR, C(db_socket), "", 0, 0 },
+	{ "mysql", "db_user", CFG_STR, C(db_user), "root", 0, 0 },
+	{ "reactor", "frame_timeout", CFG_INT, C(frame_timeout), "30",
+	    1, 3600 },
+	{ "reactor", "ip", CFG_ADDR, C(listen_ip), "0.0.0.0", 0, 0 },
+	{ "reactor", "maxConn", CFG_INT, C(max_conns), NULL, 1, 1000000 },
+	{ "reactor", "max_conns", CFG_INT, C(max_conns), "10000",
+	    1, 1000000 },
+	{ "reactor", "max_msg_len", CFG_INT, C(max_msg_len), "65527",
+	    0, 65527 },
+	{ "reactor", "port", CFG_INT, C(listen_port), "7779", 1, 65535 },
+	{ "reactor", "threadNum", CFG_IGNORED, 0, NULL, 0, 0 },
+	{ "reporter", "batch_rows", CFG_INT, C(batch_rows), "1000",
+	    1, 7000 },
+	{ "reporter", "db_thread_cnt", CFG_INT, C(workers), "3",
+	    1, WORKERS_MAX },
+	{ "reporter", "flush_interval_ms", CFG_INT, C(flush_interval_ms),
+	    "200", 1, 60000 },
+	{ "reporter", "queue_max", CFG_INT, C(queue_max), "1048576",
+	    1024, 268435456 },
+};
+
+#define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+struct cfg_parse {
+	const char	*path;
+	int		 line;
+	int		 errors;
+	char		 section[32];
+	struct config	*conf;
+};
+
+static int config_keycmp(const void *, const void *);
+static const struct cfg_key *config_find(const char *, const char *);
+static int config_set(struct cfg_parse *, const struct cfg_key *,
+    const char *);
+static void config_defaults(struct config *);
+static void config_line(struct cfg_parse *, char *);
+static void config_section(struct cfg_parse *, char *);
+static void config_error(struct cfg_parse *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+static void config_check_mode(const char *, int);
+static char *config_trim(char *);
+
+static void
+config_error(struct cfg_parse *p, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s:%d: %s", p->path, p->line, msg);
+	p->errors++;
+}
+
+static int
+config_keycmp(const void *a, const void *b)
+{
+	const struct cfg_key *x = a, *y = b;
+	int c;
+
+	if ((c = strcmp(x->section, y->section)) != 0)
+		return c;
+	return strcmp(x->name, y->name);
+}
+
+static const struct cfg_key *
+config_find(const char *section, const char *name)
+{
+	struct cfg_key k = { .section = section, .name = name };
+
+	return bsearch(&k, cfg_keys, CFG_NKEYS, sizeof(cfg_keys[0]),
+	    config_keycmp);
+}
+
+static int
+config_set(struct cfg_parse *p, const struct cfg_key *k, const char *val)
+{
+	char *base = (char *)p->conf;
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *errstr;
+	long long n;
+	char **sp;
+
+	switch (k->type) {
+	case CFG_IGNORED:
+		log_info("%s:%d: %s is ignored: lars-reporter's master has "
+		    "one thread", p->path, p->line, k->name);
+		return 0;
+	case CFG_INT:
+		n = strtonum(val, k->min, k->max, &errstr);
+		if (errstr != NULL) {
+			config_error(p, "%s = \"%s\": %s (range %lld-%lld)",
+			    k->name, val, errstr, k->min, k->max);
+			return -1;
+		}
+		*(int *)(base + k->off) = (int)n;
+		return 0;
+	case CFG_ADDR:
+		if (inet_pton(AF_INET, val, addr) != 1 &&
+		    inet_pton(AF_INET6, val, addr) != 1) {
+			config_error(p, "%s = \"%s\": not an IPv4 or IPv6 "
+			    "address", k->name, val);
+			return -1;
+		}
+		/* FALLTHROUGH */
+	case CFG_STR:
+		sp = (char **)(base + k->off);
+		free(*sp);
+		if ((*sp = strdup(val)) == NULL)
+			fatal("%s: strdup", __func__);
+		return 0;
+	}
+	return -1;
+}
+
+static void
+config_defaults(struct config *conf)
+{
+	struct cfg_parse p = { .path = "(defaults)", .conf = conf };
+	size_t i;
+
+	for (i = 0; i < CFG_NKEYS; i++)
+		if (cfg_keys[i].dflt != NULL &&
+		    config_set(&p, &cfg_keys[i], cfg_keys[i].dflt) == -1)
+			fatalx("%s: bad default for %s", __func__,
+			    cfg_keys[i].name);
+}
+
+static char *
+config_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* "[name]": one of the three sections, or the original's [repoter]. */
+static void
+config_section(struct cfg_parse *p, char *s)
+{
+	const char *name;
+	char *end;
+
+	if ((end = strchr(s, ']')) == NULL || end[1] != '\0') {
+		config_error(p, "bad section header \"%s\"", s);
+		return;
+	}
+	*end = '\0';
+	name = config_trim(s + 1);
+	if (strcmp(name, "repoter") == 0) {
+		log_warnx("%s:%d: section [repoter] read as [reporter] (the "
+		    "original's spelling)", p->path, p->line);
+		name = "reporter";
+	}
+	if (strcmp(name, "reactor") != 0 && strcmp(name, "mysql") != 0 &&
+	    strcmp(name, "reporter") != 0) {
+		config_error(p, "unknown section [%s]", name);
+		name = "";
+	}
+	snprintf(p->section, sizeof(p->section), "%s", name);
+}
+
+static void
+config_line(struct cfg_parse *p, char *line)
+{
+	const struct cfg_key *k;
+	char *s, *eq, *name, *val;
+
+	s = config_trim(line);
+	if (*s == '\0' || *s == '#' || *s == ';')
+		return;
+	if (*s == '[') {
+		config_section(p, s);
+		return;
+	}
+	if ((eq = strchr(s, '=')) == NULL) {
+		config_error(p, "expected \"key = value\": \"%s\"", s);
+		return;
+	}
+	*eq = '\0';
+	name = config_trim(s);
+	val = config_trim(eq + 1);
+	if (p->section[0] == '\0') {
+		config_error(p, "key \"%s\" outside a known section", name);
+		return;
+	}
+	if ((k = config_find(p->section, name)) == NULL) {
+		config_error(p, "unknown key \"%s\" in [%s]", name,
+		    p->section);
+		return;
+	}
+	config_set(p, k, val);
+}
+
+static void
+config_check_mode(const char *path, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && (st.st_mode & S_IROTH))
+		log_warnx("%s: readable by others, and it may hold "
+		    "db_passwd: chmod o-r %s", path, path);
+}
+
+struct config *
+config_load(const char *path, int *nerrors)
+{
+	struct cfg_parse p = { .path = path };
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *fp;
+
+	*nerrors = 1;
+	if ((fp = fopen(path, "r")) == NULL) {
+		log_warn("%s", path);
+		return NULL;
+	}
+	if ((p.conf = calloc(1, sizeof(*p.conf))) == NULL)
+		fatal("%s: calloc", __func__);
+	config_defaults(p.conf);
+	if ((p.conf->path = strdup(path)) == NULL)
+		fatal("%s: strdup", __func__);
+	while (getline(&line, &cap, fp) != -1) {
+		p.line++;
+		config_line(&p, line);
+	}
+	if (ferror(fp))
+		config_error(&p, "read error");
+	config_check_mode(path, fileno(fp));
+	free(line);
+	fclose(fp);
+	*nerrors = p.errors;
+	if (p.errors > 0) {
+		config_free(p.conf);
+		return NULL;
+	}
+	return p.conf;
+}
+
+void
+config_free(struct config *conf)
+{
+	size_t i;
+
+	if (conf == NULL)
+		return;
+	for (i = 0; i < CFG_NKEYS; i++)
+		if (cfg_keys[i].type == CFG_STR ||
+		    cfg_keys[i].type == CFG_ADDR)
+			free(*(char **)((char *)conf + cfg_keys[i].off));
+	free(conf->path);
+	free(conf);
+}
+
+int
+config_key_count(void)
+{
+	return (int)CFG_NKEYS;
+}
+
+const char *
+config_key_name(int i, const char **section)
+{
+	*section = cfg_keys[i].section;
+	return cfg_keys[i].name;
+}

@@ -1,0 +1,305 @@
+/*
+ * master.c: the master process's event loop: one epoll set for the
+ * listening socket, the agents' connections, the workers' pipes and a
+ * signalfd.  After each batch of events it writes the slots' queues into
+ * the worker pipes, applies backpressure (stops reading agents while a
+ * slot holds more than queue_max records) and runs its timers.
+ *
+ * SIGTERM/SIGINT: close the listener after accepting what the kernel
+ * queued, read what every connection already delivered, write it all to
+ * the workers, close their pipes; each worker flushes, acks and exits, and
+ * the master exits 0 once every record is committed.
+ */
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "reporter.h"
+
+#define MASTER_EVENTS		256
+#define MASTER_RBUF		(256 * 1024 + FRAME_ROOM)
+#define FRAME_ROOM		(65536 + 8)
+#define MASTER_SWEEP_MS		1000
+#define MASTER_DRAIN_MS		60000
+
+struct master *master;
+
+static void master_signals(void);
+static void master_signal(void);
+static void master_event(struct evsrc *, uint32_t);
+static void master_flush_queues(void);
+static void master_backpressure(void);
+static void master_quit(void);
+static int master_drained(void);
+static int master_timeout(int64_t);
+
+int64_t
+master_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+master_watch(int fd, uint32_t events, struct evsrc *ev)
+{
+	struct epoll_event e = { .events = events, .data.ptr = ev };
+
+	if (epoll_ctl(master->epfd, EPOLL_CTL_ADD, fd, &e) == -1)
+		fatal("%s: epoll_ctl add", __func__);
+}
+
+void
+master_rewatch(int fd, uint32_t events, struct evsrc *ev)
+{
+	struct epoll_event e = { .events = events, .data.ptr = ev };
+
+	if (epoll_ctl(master->epfd, EPOLL_CTL_MOD, fd, &e) == -1)
+		fatal("%s: epoll_ctl mod", __func__);
+}
+
+/* Signals arrive through a signalfd in the loop; handlers never run. */
+static void
+master_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("%s: sigprocmask", __func__);
+	master->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (master->sigfd == -1)
+		fatal("%s: signalfd", __func__);
+	master->ev_sig.type = EV_SIGNAL;
+	master_watch(master->sigfd, EPOLLIN, &master->ev_sig);
+}
+
+static void
+master_signal(void)
+{
+	struct signalfd_siginfo si;
+	const struct stats *st = &master->stats;
+
+	while (read(master->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			proc_reap();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (!master->quitting) {
+				log_info("%s: stopping", strsignal(
+				    (int)si.ssi_signo));
+				master_quit();
+			}
+			break;
+		case SIGHUP:
+			log_warnx("SIGHUP: reloading is not implemented "
+			    "yet; configuration unchanged");
+			break;
+		case SIGUSR1:
+			log_info("connections %d, accepted %llu, rejected "
+			    "%llu, frames %llu, records %llu, bad length %llu, "
+			    "bad msgid %llu, bad body %llu, clamped %llu",
+			    master->nconns, (unsigned long long)st->accepted,
+			    (unsigned long long)st->rejected,
+			    (unsigned long long)st->frames,
+			    (unsigned long long)st->records,
+			    (unsigned long long)st->bad_len,
+			    (unsigned long long)st->bad_msgid,
+			    (unsigned long long)st->bad_body,
+			    (unsigned long long)st->clamped);
+			break;
+		}
+	}
+}
+
+static void
+master_event(struct evsrc *ev, uint32_t events)
+{
+	struct slot *s;
+
+	switch (ev->type) {
+	case EV_LISTEN:
+		listener_accept();
+		break;
+	case EV_CONN:
+		(void)conn_read(ev->obj);
+		break;
+	case EV_PIPE:
+		break;		/* writable again: master_flush_queues() */
+	case EV_ACK:
+		s = ev->obj;
+		if (s->pid != -1)
+			proc_read_acks(s);
+		break;
+	case EV_SIGNAL:
+		master_signal();
+		break;
+	}
+	(void)events;
+}
+
+static void
+master_flush_queues(void)
+{
+	struct slot *s;
+	int i;
+
+	for (i = 0; i < master->nslots; i++) {
+		s = &master->slots[i];
+		if (s->pid == -1 || s->rfd == -1)
+			continue;
+		if (queue_write(&s->q, s->rfd) == -1) {
+			if (errno != EPIPE)
+				log_warn("write to worker %d", s->id);
+			continue;	/* reaped soon; its queue waits */
+		}
+		if (master->quitting && s->q.sent == s->q.tail) {
+			close(s->rfd);	/* EOF: flush, ack, exit */
+			s->rfd = -1;
+		}
+	}
+}
+
+/* Stop reading agents while any slot holds queue_max records. */
+static void
+master_backpressure(void)
+{
+	size_t most = 0, w;
+	int i;
+
+	for (i = 0; i < master->nslots; i++)
+		if ((w = queue_waiting(&master->slots[i].q)) > most)
+			most = w;
+	if (!master->paused && most >= (size_t)master->conf->queue_max) {
+		log_warnx("%zu records wait for a worker (queue_max %d): "
+		    "not reading agents until MySQL catches up", most,
+		    master->conf->queue_max);
+		conn_pause_all(1);
+	} else if (master->paused &&
+	    most < (size_t)master->conf->queue_max / 2) {
+		log_info("reading agents again (%zu records waiting)", most);
+		conn_pause_all(0);
+	}
+}
+
+static void
+master_quit(void)
+{
+	struct conn *c, *next;
+
+	master->quitting = 1;
+	master->quit_deadline = master_now_ms() + MASTER_DRAIN_MS;
+	listener_accept();
+	close(master->lfd);
+	master->lfd = -1;
+	/* what agents already sent: read it, whatever the queues hold */
+	for (c = TAILQ_FIRST(&master->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_read_all(c);
+	}
+}
+
+static int
+master_drained(void)
+{
+	int i;
+
+	for (i = 0; i < master->nslots; i++)
+		if (master->slots[i].pid != -1 ||
+		    queue_waiting(&master->slots[i].q) != 0)
+			return 0;
+	return 1;
+}
+
+static int
+master_timeout(int64_t now)
+{
+	int64_t next = now + MASTER_SWEEP_MS, r = proc_next_respawn();
+
+	if (r != 0 && r < next)
+		next = r;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+void
+master_run(struct config *conf)
+{
+	struct epoll_event ev[MASTER_EVENTS];
+	int64_t now, sweep = 0;
+	int i, n;
+
+	if ((master = calloc(1, sizeof(*master))) == NULL)
+		fatal("%s: calloc", __func__);
+	master->conf = conf;
+	TAILQ_INIT(&master->conns);
+	master->rbufsz = MASTER_RBUF;
+	if ((master->rbuf = malloc(master->rbufsz)) == NULL)
+		fatal("%s: malloc", __func__);
+	if ((master->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("%s: epoll_create1", __func__);
+	master_signals();
+	dispatch_init();
+	if ((master->lfd = listener_open(conf->listen_ip,
+	    conf->listen_port)) == -1)
+		fatalx("cannot listen on %s port %d", conf->listen_ip,
+		    conf->listen_port);
+	master->ev_listen.type = EV_LISTEN;
+	master_watch(master->lfd, EPOLLIN, &master->ev_listen);
+	master->ring = ring_new(conf->workers);
+	master->nslots = conf->workers;
+	if ((master->slots = calloc((size_t)master->nslots,
+	    sizeof(*master->slots))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (i = 0; i < master->nslots; i++) {
+		master->slots[i].id = i + 1;
+		if (queue_init(&master->slots[i].q, 65536) == -1)
+			fatal("%s: queue_init", __func__);
+		proc_spawn(&master->slots[i]);
+	}
+	log_info("listening on %s:%d, %d workers", conf->listen_ip,
+	    conf->listen_port, master->nslots);
+
+	for (;;) {
+		now = master_now_ms();
+		n = epoll_wait(master->epfd, ev, MASTER_EVENTS,
+		    master_timeout(now));
+		if (n == -1 && errno != EINTR)
+			fatal("epoll_wait");
+		for (i = 0; i < n; i++)
+			master_event(ev[i].data.ptr, ev[i].events);
+		master_flush_queues();
+		if (!master->quitting)
+			master_backpressure();
+		now = master_now_ms();
+		proc_respawn_due(now);
+		if (now - sweep >= MASTER_SWEEP_MS) {
+			conn_sweep(now);
+			sweep = now;
+		}
+		if (master->quitting && master_drained()) {
+			log_info("all records committed; exiting");
+			exit(0);
+		}
+		if (master->quitting && now > master->quit_deadline)
+			fatalx("drain timeout: workers did not commit "
+			    "everything within %d s", MASTER_DRAIN_MS / 1000);
+	}
+}

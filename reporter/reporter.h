@@ -1,0 +1,191 @@
+/*
+ * reporter.h: the one header of the lars-reporter daemon.
+ *
+ * Process model: one master (reporter.c, master.c: one epoll loop, no
+ * threads) accepts agents (listener.c), reads and frames their bytes
+ * (conn.c), decodes and routes each report (dispatch.c) through the
+ * consistent-hash ring (ring.c) into the record queue of one worker slot
+ * (queue.c), and writes the queue into that worker's pipe.  proc.c forks,
+ * reaps and respawns the workers.  Each worker (worker.c) coalesces the
+ * newest record per key (coalesce.c) and flushes batches to MySQL
+ * (store.c), then acks the last sequence number it committed.
+ */
+#ifndef LARS_REPORTER_H
+#define LARS_REPORTER_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "record.h"
+
+#define REPORTER_VERSION	"0.1.0"
+#define CONF_DEFAULT_PATH	"/etc/lars/reporter.conf"
+#define WORKERS_MAX		64
+
+/* Worker exit statuses the master tells apart. */
+#define WORKER_EXIT_OK		0	/* pipe EOF or SIGTERM, all flushed */
+#define WORKER_EXIT_FATAL	1	/* a bug or a failed system call */
+#define WORKER_EXIT_NEVER	3	/* can never work: bad credentials, no table */
+
+/* config.c */
+struct config {
+	char		*path;
+	char		*listen_ip;	/* [reactor] ip */
+	int		 listen_port;	/* [reactor] port */
+	int		 max_conns;
+	int		 max_msg_len;
+	int		 frame_timeout;	/* seconds */
+	char		*db_host;
+	int		 db_port;
+	char		*db_user;
+	char		*db_passwd;
+	char		*db_name;
+	char		*db_socket;	/* empty: TCP to db_host:db_port */
+	int		 workers;	/* [reporter] db_thread_cnt */
+	int		 flush_interval_ms;
+	int		 batch_rows;
+	int		 queue_max;	/* records waiting per worker before
+					   the master stops reading agents */
+};
+
+struct config	*config_load(const char *path, int *nerrors);
+void		 config_free(struct config *);
+int		 config_key_count(void);
+const char	*config_key_name(int, const char **section);
+
+/* ring.c: consistent hashing of (modid, cmdid) onto worker slots */
+struct ring;
+struct ring	*ring_new(int nslots);
+void		 ring_free(struct ring *);
+int		 ring_lookup(const struct ring *, int32_t modid, int32_t cmdid);
+
+/* queue.c: the records of one worker slot, from uncommitted to unsent */
+struct queue {
+	struct record	*r;
+	size_t		 cap;		/* a power of two */
+	uint64_t	 acked;		/* first seq not yet committed */
+	uint64_t	 sent;		/* first seq not yet written */
+	uint64_t	 tail;		/* seq of the next record */
+};
+
+int		 queue_init(struct queue *, size_t cap);
+void		 queue_free(struct queue *);
+struct record	*queue_append(struct queue *);
+int		 queue_write(struct queue *, int fd);
+void		 queue_ack(struct queue *, uint64_t seq);
+void		 queue_rewind(struct queue *);
+size_t		 queue_waiting(const struct queue *);
+
+/* worker <-> master channel: one fixed-size message per write */
+enum wmsg_type {
+	WMSG_READY = 1,		/* connected to MySQL */
+	WMSG_ACK,		/* committed every record through seq */
+};
+
+struct wmsg {
+	uint32_t	type;
+	uint32_t	slot;
+	uint64_t	seq;
+	uint64_t	rows;		/* rows upserted so far */
+	uint64_t	records;	/* records read so far */
+};
+
+/* The master's state: master.c, listener.c, conn.c, dispatch.c, proc.c */
+enum ev_type {
+	EV_LISTEN,
+	EV_CONN,
+	EV_PIPE,		/* a worker's record pipe became writable */
+	EV_ACK,			/* a worker's ack pipe has messages */
+	EV_SIGNAL,
+};
+
+struct evsrc {
+	enum ev_type	 type;
+	void		*obj;
+};
+
+struct conn {
+	struct evsrc		 ev;
+	int			 fd;
+	char			 peer[64];	/* "addr:port" for logs */
+	uint8_t			*pend;		/* bytes of a partial frame */
+	size_t			 plen, pcap;
+	int64_t			 frame_since;	/* ms: first byte of pend */
+	TAILQ_ENTRY(conn)	 entry;
+};
+
+struct slot {
+	int		 id;
+	struct queue	 q;
+	pid_t		 pid;		/* -1: not running */
+	int		 rfd;		/* records to the worker */
+	int		 afd;		/* acks from the worker */
+	struct evsrc	 ev_pipe, ev_ack;
+	int64_t		 started;	/* ms */
+	int64_t		 respawn_at;	/* ms; 0: none due */
+	int		 fails;		/* quick deaths in a row */
+	uint64_t	 rows;		/* rows the worker committed */
+};
+
+struct stats {
+	uint64_t	accepted, rejected, frames, records, empty;
+	uint64_t	bad_len, bad_msgid, bad_body, clamped, timeouts;
+};
+
+struct master {
+	struct config		*conf;
+	struct ring		*ring;
+	struct slot		*slots;
+	int			 nslots;
+	int			 epfd, sigfd, lfd;
+	struct evsrc		 ev_listen, ev_sig;
+	TAILQ_HEAD(, conn)	 conns;
+	int			 nconns;
+	int			 paused;	/* not reading: queues full */
+	int			 quitting;
+	int64_t			 quit_deadline;
+	uint8_t			*rbuf;		/* one read buffer for all */
+	size_t			 rbufsz;
+	struct stats		 stats;
+};
+
+extern struct master *master;
+
+int64_t		 master_now_ms(void);
+void		 master_watch(int fd, uint32_t events, struct evsrc *);
+void		 master_rewatch(int fd, uint32_t events, struct evsrc *);
+void		 master_run(struct config *) __attribute__((noreturn));
+
+/* listener.c */
+int		 listener_open(const char *ip, int port);
+void		 listener_accept(void);
+
+/* conn.c */
+void		 conn_new(int fd, const char *peer);
+int		 conn_read(struct conn *);
+void		 conn_read_all(struct conn *);
+void		 conn_close(struct conn *, const char *why);
+void		 conn_pause_all(int pause);
+void		 conn_sweep(int64_t now);
+
+/* dispatch.c */
+void		 dispatch_init(void);
+void		 dispatch_frame(struct conn *, int32_t msgid, const uint8_t *,
+		    size_t);
+
+/* proc.c */
+void		 proc_spawn(struct slot *);
+void		 proc_reap(void);
+void		 proc_read_acks(struct slot *);
+void		 proc_respawn_due(int64_t now);
+int64_t		 proc_next_respawn(void);
+
+/* worker.c */
+void		 worker_main(const struct config *, int slot, int rfd, int afd)
+		    __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * store.c: a worker's MySQL connection and its batched upsert; the only
+ * file that includes mysql.h.
+ *
+ * store_flush() writes every held row as multi-row
+ *	INSERT ... ON DUPLICATE KEY UPDATE
+ * statements of at most batch_rows rows, keys sorted, in one transaction.
+ * The ts guard compares against the old ts in each IF() and assigns ts
+ * last, which is right under MySQL's left-to-right assignment and
+ * MariaDB's alike: an older report never overwrites a newer row; an equal
+ * ts overwrites (the later report wins).
+ *
+ * The key columns may be signed int(11) (the seed's schema) or int(11)
+ * unsigned (the original project's later one): store_connect() reads the
+ * column types and the values are written as the int32 the agent sent or
+ * as its unsigned bit pattern to match.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <errmsg.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+
+#include "coalesce.h"
+#include "log.h"
+#include "reporter.h"
+#include "store.h"
+
+#ifndef ER_CONNECTION_KILLED
+#define ER_CONNECTION_KILLED	1927
+#endif
+
+#define STORE_TABLE		"ServerCallStatus"
+#define STORE_ROW_MAX		128	/* bytes of one "(...)," at most */
+
+enum { COL_MODID, COL_CMDID, COL_IP, COL_PORT, COL_CALLER, COL_NKEY };
+
+static const char *store_key_cols[COL_NKEY] = {
+	"modid", "cmdid", "ip", "port", "caller"
+};
+
+static const char store_head[] = "INSERT INTO " STORE_TABLE
+    " (modid,cmdid,ip,port,caller,succ_cnt,err_cnt,ts,overload) VALUES ";
+static const char store_tail[] = " ON DUPLICATE KEY UPDATE"
+    " succ_cnt=IF(VALUES(ts)>=ts,VALUES(succ_cnt),succ_cnt),"
+    " err_cnt=IF(VALUES(ts)>=ts,VALUES(err_cnt),err_cnt),"
+    " overload=IF(VALUES(ts)>=ts,VALUES(overload),overload),"
+    " ts=GREATEST(ts,VALUES(ts))";
+
+struct store {
+	const struct config	*conf;
+	int			 slot;
+	MYSQL			*my;
+	int			 key_unsigned[COL_NKEY];
+	char			*sql;
+	size_t			 sqlcap;
+	char			 where[300];	/* for log lines */
+};
+
+static enum store_result store_error(struct store *, const char *);
+static enum store_result store_schema(struct store *);
+static enum store_result store_query(struct store *, const char *, size_t);
+static char *store_put_int(char *, int32_t, int);
+static char *store_put_row(struct store *, char *, const struct centry *);
+
+struct store *
+store_new(const struct config *conf, int slot)
+{
+	struct store *st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		fatal("%s: calloc", __func__);
+	st->conf = conf;
+	st->slot = slot;
+	st->sqlcap = sizeof(store_head) + sizeof(store_tail) +
+	    (size_t)conf->batch_rows * STORE_ROW_MAX;
+	if ((st->sql = malloc(st->sqlcap)) == NULL)
+		fatal("%s: malloc", __func__);
+	if (conf->db_socket[0] != '\0')
+		snprintf(st->where, sizeof(st->where), "%s@%s (socket %s)",
+		    conf->db_name, conf->db_user, conf->db_socket);
+	else
+		snprintf(st->where, sizeof(st->where), "%s@%s at %s:%d",
+		    conf->db_name, conf->db_user, conf->db_host,
+		    conf->db_port);
+	if (mysql_library_init(0, NULL, NULL) != 0)
+		fatalx("%s: mysql_library_init failed", __func__);
+	return st;
+}
+
+void
+store_free(struct store *st)
+{
+	if (st->my != NULL)
+		mysql_close(st->my);
+	free(st->sql);
+	free(st);
+	mysql_library_end();
+}
+
+int
+store_connected(const struct store *st)
+{
+	return st->my != NULL;
+}
+
+/*
+ * Log a failed call and say what to do: a lost connection is closed and
+ * retried; credentials or a missing database or table can never work.
+ */
+static enum store_result
+store_error(struct store *st, const char *what)
+{
+	unsigned int e = mysql_errno(st->my);
+
+	log_warnx("%s: %s: MySQL error %u: %s", st->where, what, e,
+	    mysql_error(st->my));
+	switch (e) {
+	case ER_ACCESS_DENIED_ERROR:
+	case ER_DBACCESS_DENIED_ERROR:
+	case ER_BAD_DB_ERROR:
+	case ER_NO_SUCH_TABLE:
+	case ER_TABLEACCESS_DENIED_ERROR:
+		return STORE_NEVER;
+	}
+	mysql_close(st->my);
+	st->my = NULL;
+	return STORE_RETRY;
+}
+
+enum store_result
+store_connect(struct store *st)
+{
+	const struct config *c = st->conf;
+	unsigned int connect_timeout = 5, rw_timeout = 30;
+	const char *host = c->db_host, *sock = NULL;
+
+	if (st->my != NULL)
+		return STORE_OK;
+	if ((st->my = mysql_init(NULL)) == NULL)
+		fatalx("%s: mysql_init: out of memory", __func__);
+	mysql_options(st->my, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+	mysql_options(st->my, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+	mysql_options(st->my, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+	if (c->db_socket[0] != '\0') {
+		host = "localhost";
+		sock = c->db_socket;
+	}
+	if (mysql_real_connect(st->my, host, c->db_user, c->db_passwd,
+	    c->db_name, (unsigned int)c->db_port, sock, 0) == NULL)
+		return store_error(st, "connect");
+	if (mysql_autocommit(st->my, 0) != 0)
+		return store_error(st, "autocommit off");
+	return store_schema(st);
+}
+
+/* Read the types of the key columns: signed, or unsigned. */
+static enum store_result
+store_schema(struct store *st)
+{
+	static const char q[] = "SELECT COLUMN_NAME, COLUMN_TYPE FROM "
+	    "information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+	    "AND TABLE_NAME = '" STORE_TABLE "'";
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int i, found = 0;
+
+	if (mysql_real_query(st->my, q, sizeof(q) - 1) != 0)
+		return store_error(st, "read the table's columns");
+	if ((res = mysql_store_result(st->my)) == NULL)
+		return store_error(st, "read the table's columns");
+	while ((row = mysql_fetch_row(res)) != NULL)
+		for (i = 0; i < COL_NKEY; i++)
+			if (row[0] != NULL && row[1] != NULL &&
+			    strcasecmp(row[0], store_key_cols[i]) == 0) {
+				st->key_unsigned[i] =
+				    strcasestr(row[1], "unsigned") != NULL;
+				found++;
+			}
+	mysql_free_result(res);
+	mysql_commit(st->my);
+	if (found != COL_NKEY) {
+		log_warnx("%s: table %s is missing or lacks the key columns "
+		    "modid, cmdid, ip, port, caller", st->where, STORE_TABLE);
+		return STORE_NEVER;
+	}
+	log_info("connected to MySQL %s, server %s; ip %s, port %s, "
+	    "caller %s", st->where, mysql_get_server_info(st->my),
+	    st->key_unsigned[COL_IP] ? "unsigned" : "signed",
+	    st->key_unsigned[COL_PORT] ? "unsigned" : "signed",
+	    st->key_unsigned[COL_CALLER] ? "unsigned" : "signed");
+	return STORE_OK;
+}
+
+static enum store_result
+store_query(struct store *st, const char *q, size_t len)
+{
+	if (mysql_real_query(st->my, q, len) != 0)
+		return store_error(st, "upsert");
+	return STORE_OK;
+}
+
+/* Decimal, as signed or as the unsigned bit pattern; no snprintf. */
+static char *
+store_put_int(char *p, int32_t v, int as_unsigned)
+{
+	char tmp[12];
+	uint32_t u;
+	int n = 0;
+
+	if (!as_unsigned && v < 0) {
+		*p++ = '-';
+		u = 0u - (uint32_t)v;
+	} else
+		u = (uint32_t)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *
+store_put_row(struct store *st, char *p, const struct centry *e)
+{
+	const int32_t key[COL_NKEY] = { e->modid, e->cmdid, e->ip, e->port,
+	    e->caller };
+	int i;
+
+	*p++ = '(';
+	for (i = 0; i < COL_NKEY; i++) {
+		p = store_put_int(p, key[i], st->key_unsigned[i]);
+		*p++ = ',';
+	}
+	p = store_put_int(p, e->succ, 0);
+	*p++ = ',';
+	p = store_put_int(p, e->err, 0);
+	*p++ = ',';
+	p = store_put_int(p, (int32_t)e->ts, 1);
+	*p++ = ',';
+	*p++ = '\'';
+	*p++ = e->overload ? '1' : '0';
+	*p++ = '\'';
+	*p++ = ')';
+	return p;
+}
+
+/*
+ * Upsert every held row in one transaction.  On success the caller may
+ * clear the table and ack; on failure it keeps the rows and retries.
+ */
+enum store_result
+store_flush(struct store *st, struct coalesce *c)
+{
+	const struct centry *e;
+	enum store_result r;
+	size_t i, rows;
+	char *p;
+
+	if (st->my == NULL && (r = store_connect(st)) != STORE_OK)
+		return r;
+	coalesce_sort(c);
+	for (i = 0; i < c->n; i += rows) {
+		p = st->sql;
+		memcpy(p, store_head, sizeof(store_head) - 1);
+		p += sizeof(store_head) - 1;
+		for (rows = 0; rows < (size_t)st->conf->batch_rows &&
+		    i + rows < c->n; rows++) {
+			e = coalesce_entry(c, i + rows);
+			if (rows > 0)
+				*p++ = ',';
+			p = store_put_row(st, p, e);
+			if (log_getverbose() >= 2)
+				log_debug("row modid=%d cmdid=%d ip=%d "
+				    "port=%d caller=%d ts=%u", e->modid,
+				    e->cmdid, e->ip, e->port, e->caller,
+				    e->ts);
+		}
+		memcpy(p, store_tail, sizeof(store_tail) - 1);
+		p += sizeof(store_tail) - 1;
+		if ((r = store_query(st, st->sql, (size_t)(p - st->sql))) !=
+		    STORE_OK)
+			return r;
+	}
+	if (mysql_commit(st->my) != 0)
+		return store_error(st, "commit");
+	return STORE_OK;
+}

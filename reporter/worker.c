@@ -1,0 +1,243 @@
+/*
+ * worker.c: the loop of a worker process.  It reads records from its pipe,
+ * keeps the newest per key (coalesce.c), and flushes them to MySQL
+ * (store.c) every flush_interval_ms or as soon as batch_rows keys are held.
+ * After each commit it acks to the master the last sequence number it has
+ * read, so the master can free those records.  While MySQL is unreachable
+ * it keeps reading and coalescing and retries with a capped, jittered
+ * backoff.  Pipe EOF (the master closed it, or died) or SIGTERM: flush
+ * what is held, ack, exit 0.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coalesce.h"
+#include "log.h"
+#include "reporter.h"
+#include "store.h"
+
+#define WORKER_READ_RECORDS	1365	/* 64 KiB of records per read */
+#define WORKER_BACKOFF_MIN_MS	100
+#define WORKER_BACKOFF_MAX_MS	10000
+
+struct worker {
+	const struct config	*conf;
+	int			 slot;
+	int			 rfd, afd;
+	struct store		*st;
+	struct coalesce		 held;
+	uint64_t		 last_seq;	/* last seq read */
+	int			 unacked;	/* records read since the ack */
+	int64_t			 flush_at;	/* ms; 0: nothing held */
+	int64_t			 retry_at;	/* ms; 0: not backing off */
+	int			 backoff_ms;
+	int			 eof;
+	uint64_t		 records, rows;
+	unsigned char		 buf[WORKER_READ_RECORDS *
+				    sizeof(struct record)];
+	size_t			 buflen;
+};
+
+static volatile sig_atomic_t worker_quit;
+
+static void worker_sigterm(int);
+static int64_t worker_now_ms(void);
+static void worker_read(struct worker *);
+static void worker_flush(struct worker *);
+static void worker_ack(struct worker *);
+static int worker_timeout(const struct worker *, int64_t);
+static void worker_signals(void);
+
+static void
+worker_sigterm(int sig)
+{
+	(void)sig;
+	worker_quit = 1;
+}
+
+static void
+worker_signals(void)
+{
+	struct sigaction sa;
+	sigset_t all;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = worker_sigterm;
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	/* the master decides about INT and HUP; the pipe tells us */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static int64_t
+worker_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+worker_read(struct worker *w)
+{
+	const struct record *r;
+	size_t i, n;
+	ssize_t got;
+
+	got = read(w->rfd, w->buf + w->buflen, sizeof(w->buf) - w->buflen);
+	if (got == -1) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		fatal("read from the master's pipe");
+	}
+	if (got == 0) {
+		w->eof = 1;
+		return;
+	}
+	w->buflen += (size_t)got;
+	n = w->buflen / sizeof(struct record);
+	for (i = 0; i < n; i++) {
+		r = (const struct record *)(w->buf + i * sizeof(*r));
+		coalesce_put(&w->held, r);
+		w->last_seq = r->seq;
+	}
+	w->records += n;
+	if (n > 0) {
+		w->unacked = 1;
+		if (w->flush_at == 0)
+			w->flush_at = worker_now_ms() +
+			    w->conf->flush_interval_ms;
+	}
+	w->buflen -= n * sizeof(struct record);
+	memmove(w->buf, w->buf + n * sizeof(struct record), w->buflen);
+}
+
+static void
+worker_ack(struct worker *w)
+{
+	struct wmsg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = WMSG_ACK;
+	m.slot = (uint32_t)w->slot;
+	m.seq = w->last_seq;
+	m.rows = w->rows;
+	m.records = w->records;
+	if (write(w->afd, &m, sizeof(m)) != (ssize_t)sizeof(m))
+		log_warn("ack seq %llu to the master",
+		    (unsigned long long)m.seq);
+	w->unacked = 0;
+}
+
+static void
+worker_flush(struct worker *w)
+{
+	enum store_result r;
+	size_t n = w->held.n;
+	int jitter;
+
+	r = store_flush(w->st, &w->held);
+	if (r == STORE_NEVER)
+		exit(WORKER_EXIT_NEVER);
+	if (r == STORE_RETRY) {
+		if (w->backoff_ms == 0)
+			w->backoff_ms = WORKER_BACKOFF_MIN_MS;
+		else if ((w->backoff_ms *= 2) > WORKER_BACKOFF_MAX_MS)
+			w->backoff_ms = WORKER_BACKOFF_MAX_MS;
+		jitter = (int)arc4random_uniform(
+		    (uint32_t)w->backoff_ms / 2 + 1);
+		w->retry_at = worker_now_ms() + w->backoff_ms / 2 + jitter;
+		log_warnx("%zu rows held; retrying in %d ms", n,
+		    w->backoff_ms / 2 + jitter);
+		return;
+	}
+	if (w->backoff_ms != 0)
+		log_info("MySQL is back: %zu rows stored", n);
+	w->backoff_ms = 0;
+	w->retry_at = 0;
+	w->rows += n;
+	log_debug("committed %zu rows through seq %llu", n,
+	    (unsigned long long)w->last_seq);
+	coalesce_clear(&w->held);
+	w->flush_at = 0;
+	worker_ack(w);
+}
+
+/* Milliseconds poll(2) may sleep: until the flush or the retry is due. */
+static int
+worker_timeout(const struct worker *w, int64_t now)
+{
+	int64_t due;
+
+	if (!w->unacked)
+		return -1;
+	due = w->retry_at != 0 ? w->retry_at : w->flush_at;
+	if (w->retry_at == 0 && w->held.n >= (size_t)w->conf->batch_rows)
+		return 0;
+	return due <= now ? 0 : (int)(due - now);
+}
+
+void
+worker_main(const struct config *conf, int slot, int rfd, int afd)
+{
+	struct worker *w;
+	struct pollfd pfd;
+	int64_t now;
+	int timeout;
+
+	worker_signals();
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		fatal("%s: calloc", __func__);
+	w->conf = conf;
+	w->slot = slot;
+	w->rfd = rfd;
+	w->afd = afd;
+	if (coalesce_init(&w->held, (size_t)conf->batch_rows * 2) == -1)
+		fatal("%s: coalesce_init", __func__);
+	w->st = store_new(conf, slot);
+	if (store_connect(w->st) == STORE_NEVER)
+		exit(WORKER_EXIT_NEVER);
+
+	for (;;) {
+		now = worker_now_ms();
+		timeout = worker_timeout(w, now);
+		if (timeout != 0 && !w->eof && !worker_quit) {
+			pfd.fd = rfd;
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			if (poll(&pfd, 1, timeout) == -1 && errno != EINTR)
+				fatal("poll");
+			if (pfd.revents & (POLLIN | POLLHUP))
+				worker_read(w);
+			now = worker_now_ms();
+		}
+		if (w->unacked && (w->retry_at == 0 || now >= w->retry_at) &&
+		    (w->eof || worker_quit || now >= w->flush_at ||
+		    w->held.n >= (size_t)conf->batch_rows))
+			worker_flush(w);
+		if ((w->eof || worker_quit) && !w->unacked)
+			break;
+		if ((w->eof || worker_quit) && w->retry_at > now)
+			usleep((useconds_t)(w->retry_at - now) * 1000);
+	}
+	log_info("exiting: %llu records read, %llu rows stored",
+	    (unsigned long long)w->records, (unsigned long long)w->rows);
+	store_free(w->st);
+	coalesce_free(&w->held);
+	free(w);
+	exit(WORKER_EXIT_OK);
+}
