@@ -79,12 +79,12 @@ store_new(const struct config *conf, int slot)
 	if ((st->sql = malloc(st->sqlcap)) == NULL)
 		fatal("%s: malloc", __func__);
 	if (conf->db_socket[0] != '\0')
-		snprintf(st->where, sizeof(st->where), "%s@%s (socket %s)",
-		    conf->db_name, conf->db_user, conf->db_socket);
+		snprintf(st->where, sizeof(st->where), "%s@%s/%s",
+		    conf->db_user, conf->db_socket, conf->db_name);
 	else
-		snprintf(st->where, sizeof(st->where), "%s@%s at %s:%d",
-		    conf->db_name, conf->db_user, conf->db_host,
-		    conf->db_port);
+		snprintf(st->where, sizeof(st->where), "%s@%s:%d/%s",
+		    conf->db_user, conf->db_host, conf->db_port,
+		    conf->db_name);
 	if (mysql_library_init(0, NULL, NULL) != 0)
 		fatalx("%s: mysql_library_init failed", __func__);
 	return st;
