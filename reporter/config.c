@@ -314,9 +314,11 @@ config_key_count(void)
 	return (int)CFG_NKEYS;
 }
 
+/* Key i of the table, for tests and tools: name, section, default. */
 const char *
-config_key_name(int i, const char **section)
+config_key(int i, const char **section, const char **dflt)
 {
 	*section = cfg_keys[i].section;
+	*dflt = cfg_keys[i].dflt;
 	return cfg_keys[i].name;
 }

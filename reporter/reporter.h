@@ -55,7 +55,7 @@ struct config {
 struct config	*config_load(const char *path, int *nerrors);
 void		 config_free(struct config *);
 int		 config_key_count(void);
-const char	*config_key_name(int, const char **section);
+const char	*config_key(int, const char **section, const char **dflt);
 
 /* ring.c: consistent hashing of (modid, cmdid) onto worker slots */
 struct ring;

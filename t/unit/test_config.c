@@ -1,0 +1,96 @@
+/*
+ * test_config: the keyword table is sorted (bsearch finds every key), the
+ * defaults are the documented ones, the original's file loads, and each
+ * kind of bad line is an error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reporter.h"
+#include "tap.h"
+
+static char path[] = "/tmp/lars-test-config.XXXXXX";
+
+static struct config *
+load(const char *text, int *nerr)
+{
+	FILE *fp = fopen(path, "w");
+
+	fputs(text, fp);
+	fclose(fp);
+	return config_load(path, nerr);
+}
+
+int
+main(void)
+{
+	struct config *c;
+	const char *sec, *dflt, *prev_sec = "", *prev = "";
+	char line[256];
+	int i, nerr, sorted = 1, fd;
+
+	if ((fd = mkstemp(path)) == -1)
+		return 1;
+	close(fd);
+	for (i = 0; i < config_key_count(); i++) {
+		const char *name = config_key(i, &sec, &dflt);
+		int cmp = strcmp(prev_sec, sec);
+
+		if (cmp > 0 || (cmp == 0 && strcmp(prev, name) >= 0))
+			sorted = 0;
+		prev_sec = sec;
+		prev = name;
+	}
+	ok(sorted, "the key table is sorted by section and name");
+
+	c = load("", &nerr);
+	ok(c != NULL && nerr == 0, "an empty file is valid");
+	ok(c && strcmp(c->listen_ip, "0.0.0.0") == 0 && c->listen_port == 7779,
+	    "default listen 0.0.0.0:7779");
+	ok(c && c->workers == 3 && c->flush_interval_ms == 200 &&
+	    c->batch_rows == 1000 && c->max_msg_len == 65527,
+	    "default workers 3, flush 200 ms, batch 1000, max_msg_len 65527");
+	ok(c && strcmp(c->db_name, "lars_dns") == 0 && c->db_port == 3306,
+	    "default database lars_dns on port 3306");
+	config_free(c);
+
+	c = load("[reactor]\nmaxConn = 1024\nthreadNum = 5\nip = 127.0.0.1\n"
+	    "port = 7779\n\n[mysql]\ndb_host = 127.0.0.1\ndb_port = 3306\n"
+	    "db_user = root\ndb_passwd = aceld\ndb_name = lars_dns\n\n"
+	    "[repoter]\ndb_thread_cnt = 5\n", &nerr);
+	ok(c != NULL, "the original lars_reporter.conf loads");
+	ok(c && c->workers == 5 && c->max_conns == 1024,
+	    "[repoter] db_thread_cnt and maxConn are honoured");
+	ok(c && strcmp(c->db_passwd, "aceld") == 0, "db_passwd read");
+	config_free(c);
+
+	/* every key in the table can be set, to its default or a number */
+	for (i = 0; i < config_key_count(); i++) {
+		const char *name = config_key(i, &sec, &dflt);
+
+		snprintf(line, sizeof(line), "[%s]\n%s = %s\n", sec, name,
+		    dflt != NULL ? dflt : "1024");
+		c = load(line, &nerr);
+		ok(c != NULL, "key [%s] %s is accepted", sec, name);
+		config_free(c);
+	}
+
+	c = load("[reactor]\nbogus = 1\n", &nerr);
+	ok(c == NULL && nerr == 1, "unknown key is an error");
+	c = load("[reactor]\nport = abc\n", &nerr);
+	ok(c == NULL && nerr == 1, "bad number is an error");
+	c = load("[reactor]\nport = 70000\n", &nerr);
+	ok(c == NULL && nerr == 1, "out of range is an error");
+	c = load("[reactor]\nip = 300.1.1.1\n", &nerr);
+	ok(c == NULL && nerr == 1, "bad address is an error");
+	c = load("[nosuch]\nport = 1\n", &nerr);
+	ok(c == NULL && nerr == 2, "unknown section and its keys are errors");
+	c = load("[reactor]\nport 1\nip = 1.2.3.4\nport = x\n", &nerr);
+	ok(c == NULL && nerr == 2, "every error is counted");
+	unlink(path);
+	c = config_load(path, &nerr);
+	ok(c == NULL && nerr == 1, "a missing file is an error");
+	return done_testing();
+}

@@ -1,0 +1,87 @@
+/*
+ * test_queue: a slot's record queue assigns sequence numbers, grows
+ * without loss, writes whole records to a pipe in atomic batches, frees
+ * records on ack and replays the unacked ones after a rewind.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reporter.h"
+#include "tap.h"
+
+static size_t
+drain(int fd, struct record *out, size_t max)
+{
+	ssize_t n;
+	size_t got = 0;
+
+	while (got < max && (n = read(fd, out + got,
+	    (max - got) * sizeof(*out))) > 0) {
+		if (n % (ssize_t)sizeof(*out) != 0)
+			return (size_t)-1;
+		got += (size_t)n / sizeof(*out);
+	}
+	return got;
+}
+
+int
+main(void)
+{
+	struct queue q;
+	struct record *r, *out;
+	int p[2], i, inorder = 1, rc;
+	size_t got;
+
+	is_int((int)sizeof(struct record), 48, "a record is 48 bytes");
+	ok(RECORD_PIPE_BATCH * sizeof(struct record) <= 4096,
+	    "a batch of %zu records fits PIPE_BUF", RECORD_PIPE_BATCH);
+	ok(queue_init(&q, 1000) == 0 && q.cap == 1024, "capacity rounds "
+	    "to a power of two");
+	for (i = 0; i < 3000; i++) {
+		r = queue_append(&q);
+		if (r->seq != (uint64_t)i)
+			inorder = 0;
+		r->modid = i;
+	}
+	ok(inorder, "sequence numbers count from 0");
+	ok(q.cap >= 3000, "grew to %zu", q.cap);
+	is_int((int)queue_waiting(&q), 3000, "3000 waiting");
+
+	if (pipe2(p, O_NONBLOCK) == -1 || fcntl(p[1], F_SETPIPE_SZ, 1 << 20) == -1)
+		return 1;
+	out = calloc(4000, sizeof(*out));
+	rc = queue_write(&q, p[1]);
+	is_int(rc, 0, "everything fits the pipe (%zu bytes)",
+	    3000 * sizeof(struct record));
+	got = drain(p[0], out, 4000);
+	is_int((int)got, 3000, "3000 whole records read back");
+	for (i = 0, inorder = 1; i < 3000; i++)
+		if (out[i].modid != i || out[i].seq != (uint64_t)i)
+			inorder = 0;
+	ok(inorder, "in order, with their seq");
+
+	queue_ack(&q, 1999);
+	is_int((int)queue_waiting(&q), 1000, "ack through 1999 frees 2000");
+	queue_ack(&q, 10);
+	is_int((int)queue_waiting(&q), 1000, "an older ack changes nothing");
+	queue_rewind(&q);
+	queue_write(&q, p[1]);
+	got = drain(p[0], out, 4000);
+	ok(got == 1000 && out[0].seq == 2000 && out[999].seq == 2999,
+	    "after a rewind the 1000 unacked records are written again");
+
+	/* a full pipe: write what fits, say so, keep the rest */
+	for (i = 0; i < 200000; i++)
+		queue_append(&q)->modid = i;
+	rc = queue_write(&q, p[1]);
+	is_int(rc, 1, "a full pipe returns 1");
+	ok(q.sent < q.tail, "records wait for the pipe (%llu of %llu sent)",
+	    (unsigned long long)q.sent, (unsigned long long)q.tail);
+	free(out);
+	queue_free(&q);
+	close(p[0]);
+	close(p[1]);
+	return done_testing();
+}
