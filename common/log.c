@@ -13,6 +13,7 @@
 
 static int log_stderr = 1;
 static int log_verbose;
+static const char *log_ident = "lars";
 static char log_name[32] = "";
 
 static void log_emit(int, const char *, const char *);
@@ -24,9 +25,20 @@ log_init(int to_stderr, int verbose, const char *ident)
 {
 	log_stderr = to_stderr;
 	log_verbose = verbose;
+	log_ident = ident;
 	if (!log_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	tzset();
+}
+
+/* After closing descriptors wholesale (a forked worker): reconnect. */
+void
+log_reopen(void)
+{
+	if (log_stderr)
+		return;
+	closelog();
+	openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
 void

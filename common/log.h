@@ -16,6 +16,7 @@
 #define LOG_TO_SYSLOG 0
 
 void log_init(int to_stderr, int verbose, const char *ident);
+void log_reopen(void);
 void log_setverbose(int verbose);
 int log_getverbose(void);
 void log_procname(const char *name);

@@ -26,6 +26,7 @@ enum cfg_type {
 	CFG_INT,
 	CFG_STR,
 	CFG_ADDR,		/* an IPv4 or IPv6 literal */
+	CFG_PATH,		/* an absolute path */
 	CFG_IGNORED,		/* the original's keys that mean nothing here */
 };
 
@@ -62,8 +63,13 @@ static const struct cfg_key cfg_keys[] = {
 	    1, 7000 },
 	{ "reporter", "db_thread_cnt", CFG_INT, C(workers), "3",
 	    1, WORKERS_MAX },
+	{ "reporter", "drain_timeout", CFG_INT, C(drain_timeout), "60",
+	    1, 86400 },
 	{ "reporter", "flush_interval_ms", CFG_INT, C(flush_interval_ms),
 	    "200", 1, 60000 },
+	{ "reporter", "log_verbose", CFG_INT, C(verbose), "0", 0, 2 },
+	{ "reporter", "pidfile", CFG_PATH, C(pidfile), "/run/lars-reporter.pid",
+	    0, 0 },
 	{ "reporter", "queue_max", CFG_INT, C(queue_max), "1048576",
 	    1024, 268435456 },
 };
@@ -151,6 +157,13 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *val)
 		    inet_pton(AF_INET6, val, addr) != 1) {
 			config_error(p, "%s = \"%s\": not an IPv4 or IPv6 "
 			    "address", k->name, val);
+			return -1;
+		}
+		/* FALLTHROUGH */
+	case CFG_PATH:
+		if (k->type == CFG_PATH && val[0] != '/') {
+			config_error(p, "%s = \"%s\": not an absolute path",
+			    k->name, val);
 			return -1;
 		}
 		/* FALLTHROUGH */
@@ -254,8 +267,8 @@ config_check_mode(const char *path, int fd)
 	struct stat st;
 
 	if (fstat(fd, &st) == 0 && (st.st_mode & S_IROTH))
-		log_warnx("%s: readable by others, and it may hold "
-		    "db_passwd: chmod o-r %s", path, path);
+		log_warnx("%s: holds db_passwd and is readable by others: "
+		    "chmod o-r %s", path, path);
 }
 
 struct config *
@@ -282,7 +295,8 @@ config_load(const char *path, int *nerrors)
 	}
 	if (ferror(fp))
 		config_error(&p, "read error");
-	config_check_mode(path, fileno(fp));
+	if (p.conf->db_passwd[0] != '\0')
+		config_check_mode(path, fileno(fp));
 	free(line);
 	fclose(fp);
 	*nerrors = p.errors;
@@ -302,7 +316,8 @@ config_free(struct config *conf)
 		return;
 	for (i = 0; i < CFG_NKEYS; i++)
 		if (cfg_keys[i].type == CFG_STR ||
-		    cfg_keys[i].type == CFG_ADDR)
+		    cfg_keys[i].type == CFG_ADDR ||
+		    cfg_keys[i].type == CFG_PATH)
 			free(*(char **)((char *)conf + cfg_keys[i].off));
 	free(conf->path);
 	free(conf);

@@ -104,7 +104,7 @@ dispatch_frame(struct conn *c, int32_t msgid, const uint8_t *body,
 		return;
 	}
 	ts = req->ts != 0 ? req->ts : (uint32_t)time(NULL);
-	q = &master->slots[ring_lookup(master->ring, req->modid,
+	q = &master->gen->slots[ring_lookup(master->gen->ring, req->modid,
 	    req->cmdid)].q;
 	for (i = 0; i < req->n_results; i++) {
 		h = req->results[i];

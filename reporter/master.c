@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libutil.h>
+
 #include "log.h"
 #include "reporter.h"
 
@@ -28,7 +30,6 @@
 #define MASTER_RBUF		(256 * 1024 + FRAME_ROOM)
 #define FRAME_ROOM		(65536 + 8)
 #define MASTER_SWEEP_MS		1000
-#define MASTER_DRAIN_MS		60000
 
 struct master *master;
 
@@ -38,7 +39,7 @@ static void master_event(struct evsrc *, uint32_t);
 static void master_flush_queues(void);
 static void master_backpressure(void);
 static void master_quit(void);
-static int master_drained(void);
+static void master_drain_timeout(void);
 static int master_timeout(int64_t);
 
 int64_t
@@ -81,6 +82,7 @@ master_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);	/* workers inherit it blocked */
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		fatal("%s: sigprocmask", __func__);
 	master->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -110,8 +112,8 @@ master_signal(void)
 			}
 			break;
 		case SIGHUP:
-			log_warnx("SIGHUP: reloading is not implemented "
-			    "yet; configuration unchanged");
+			if (!master->quitting)
+				reload();
 			break;
 		case SIGUSR1:
 			log_info("connections %d, accepted %llu, rejected "
@@ -156,38 +158,44 @@ master_event(struct evsrc *ev, uint32_t events)
 	(void)events;
 }
 
+/* Write every slot's queue into its pipe; close a closing slot's pipe
+ * once all is written, so that its worker flushes, acks and exits. */
 static void
 master_flush_queues(void)
 {
+	struct gen *g;
 	struct slot *s;
 	int i;
 
-	for (i = 0; i < master->nslots; i++) {
-		s = &master->slots[i];
-		if (s->pid == -1 || s->rfd == -1)
-			continue;
-		if (queue_write(&s->q, s->rfd) == -1) {
-			if (errno != EPIPE)
-				log_warn("write to worker %d", s->id);
-			continue;	/* reaped soon; its queue waits */
+	TAILQ_FOREACH(g, &master->gens, entry)
+		for (i = 0; i < g->nslots; i++) {
+			s = &g->slots[i];
+			if (s->pid == -1 || s->rfd == -1)
+				continue;
+			if (queue_write(&s->q, s->rfd) == -1) {
+				if (errno != EPIPE)
+					log_warn("write to worker %d", s->id);
+				continue;	/* reaped soon; the queue waits */
+			}
+			if (g->closing && s->q.sent == s->q.tail) {
+				close(s->rfd);
+				s->rfd = -1;
+			}
 		}
-		if (master->quitting && s->q.sent == s->q.tail) {
-			close(s->rfd);	/* EOF: flush, ack, exit */
-			s->rfd = -1;
-		}
-	}
 }
 
 /* Stop reading agents while any slot holds queue_max records. */
 static void
 master_backpressure(void)
 {
+	struct gen *g;
 	size_t most = 0, w;
 	int i;
 
-	for (i = 0; i < master->nslots; i++)
-		if ((w = queue_waiting(&master->slots[i].q)) > most)
-			most = w;
+	TAILQ_FOREACH(g, &master->gens, entry)
+		for (i = 0; i < g->nslots; i++)
+			if ((w = queue_waiting(&g->slots[i].q)) > most)
+				most = w;
 	if (!master->paused && most >= (size_t)master->conf->queue_max) {
 		log_warnx("%zu records wait for a worker (queue_max %d): "
 		    "not reading agents until MySQL catches up", most,
@@ -204,9 +212,11 @@ static void
 master_quit(void)
 {
 	struct conn *c, *next;
+	struct gen *g;
 
 	master->quitting = 1;
-	master->quit_deadline = master_now_ms() + MASTER_DRAIN_MS;
+	master->quit_deadline = master_now_ms() +
+	    (int64_t)master->conf->drain_timeout * 1000;
 	listener_accept();
 	close(master->lfd);
 	master->lfd = -1;
@@ -215,18 +225,36 @@ master_quit(void)
 		next = TAILQ_NEXT(c, entry);
 		conn_read_all(c);
 	}
+	TAILQ_FOREACH(g, &master->gens, entry)
+		proc_gen_close(g);
+	setproctitle("master (stopping)");
 }
 
-static int
-master_drained(void)
+/* Stopping took longer than drain_timeout: say what is lost, go. */
+static void
+master_drain_timeout(void)
 {
+	struct gen *g;
+	size_t lost = 0;
 	int i;
 
-	for (i = 0; i < master->nslots; i++)
-		if (master->slots[i].pid != -1 ||
-		    queue_waiting(&master->slots[i].q) != 0)
-			return 0;
-	return 1;
+	TAILQ_FOREACH(g, &master->gens, entry)
+		for (i = 0; i < g->nslots; i++)
+			lost += queue_waiting(&g->slots[i].q);
+	log_warnx("drain_timeout (%d s) expired: %zu records not committed "
+	    "to MySQL are lost; killing the workers",
+	    master->conf->drain_timeout, lost);
+	proc_kill_all(SIGKILL);
+	master_exit(1);
+}
+
+void
+master_exit(int code)
+{
+	if (master->pfh != NULL)
+		pidfile_remove(master->pfh);
+	log_info("exiting with status %d", code);
+	exit(code);
 }
 
 static int
@@ -240,7 +268,7 @@ master_timeout(int64_t now)
 }
 
 void
-master_run(struct config *conf)
+master_run(struct config *conf, struct pidfh *pfh, int verbose)
 {
 	struct epoll_event ev[MASTER_EVENTS];
 	int64_t now, sweep = 0;
@@ -249,7 +277,10 @@ master_run(struct config *conf)
 	if ((master = calloc(1, sizeof(*master))) == NULL)
 		fatal("%s: calloc", __func__);
 	master->conf = conf;
+	master->pfh = pfh;
+	master->verbose = verbose;
 	TAILQ_INIT(&master->conns);
+	TAILQ_INIT(&master->gens);
 	master->rbufsz = MASTER_RBUF;
 	if ((master->rbuf = malloc(master->rbufsz)) == NULL)
 		fatal("%s: malloc", __func__);
@@ -263,19 +294,9 @@ master_run(struct config *conf)
 		    conf->listen_port);
 	master->ev_listen.type = EV_LISTEN;
 	master_watch(master->lfd, EPOLLIN, &master->ev_listen);
-	master->ring = ring_new(conf->workers);
-	master->nslots = conf->workers;
-	if ((master->slots = calloc((size_t)master->nslots,
-	    sizeof(*master->slots))) == NULL)
-		fatal("%s: calloc", __func__);
-	for (i = 0; i < master->nslots; i++) {
-		master->slots[i].id = i + 1;
-		if (queue_init(&master->slots[i].q, 65536) == -1)
-			fatal("%s: queue_init", __func__);
-		proc_spawn(&master->slots[i]);
-	}
+	master->gen = proc_gen_new(conf);
 	log_info("listening on %s:%d, %d workers", conf->listen_ip,
-	    conf->listen_port, master->nslots);
+	    conf->listen_port, conf->workers);
 
 	for (;;) {
 		now = master_now_ms();
@@ -294,12 +315,11 @@ master_run(struct config *conf)
 			conn_sweep(now);
 			sweep = now;
 		}
-		if (master->quitting && master_drained()) {
-			log_info("all records committed; exiting");
-			exit(0);
+		if (master->quitting && TAILQ_EMPTY(&master->gens)) {
+			log_info("all records committed");
+			master_exit(0);
 		}
 		if (master->quitting && now > master->quit_deadline)
-			fatalx("drain timeout: workers did not commit "
-			    "everything within %d s", MASTER_DRAIN_MS / 1000);
+			master_drain_timeout();
 	}
 }

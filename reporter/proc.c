@@ -1,9 +1,14 @@
 /*
- * proc.c: the master's supervision of its workers: fork one into a slot,
- * read its acks, reap it when it dies and respawn it with a delay that
- * grows while it keeps dying right after start (crash-loop throttle).  A
- * worker that exits WORKER_EXIT_NEVER (bad credentials, no table) is
- * retried slowly.  A respawned worker receives, from the slot's queue,
+ * proc.c: the master's supervision of its workers, by generation.
+ *
+ * proc_gen_new() builds a generation (ring, slots, queues) for a
+ * configuration and forks its workers; proc_gen_close() marks it closing:
+ * its pipes are closed once everything is written, its workers flush, ack
+ * and exit, and the generation is freed when all of its records are
+ * committed.  A worker that dies is reaped and respawned in its slot with
+ * a delay that grows while it keeps dying right after start (crash-loop
+ * throttle); one that exits WORKER_EXIT_NEVER (bad credentials, no table)
+ * is retried slowly.  The respawned worker receives from the slot's queue
  * every record its predecessor had not committed.
  */
 #include <sys/epoll.h>
@@ -21,36 +26,123 @@
 #include "reporter.h"
 
 #define PROC_PIPE_SIZE		(1 << 20)
+#define PROC_QUEUE_INIT		65536
 #define PROC_QUICK_DEATH_MS	10000	/* died sooner: counts as a fail */
 #define PROC_DELAY_MIN_MS	100
 #define PROC_DELAY_MAX_MS	30000
 #define PROC_NEVER_DELAY_MS	30000
 
-static void proc_child(struct slot *, int, int) __attribute__((noreturn));
+static void proc_child(struct slot *, int, int, int)
+    __attribute__((noreturn));
 static struct slot *proc_find(pid_t);
 static void proc_exited(struct slot *, int);
+static int proc_gen_done(const struct gen *);
+static void proc_gen_free(struct gen *);
+static int proc_must_hold(const struct gen *);
+
+static int proc_next_gen_id = 1;
+
+struct gen *
+proc_gen_new(struct config *conf)
+{
+	struct gen *g;
+	int i;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL ||
+	    (g->slots = calloc((size_t)conf->workers, sizeof(*g->slots))) ==
+	    NULL)
+		fatal("%s: calloc", __func__);
+	g->id = proc_next_gen_id++;
+	g->conf = conf;
+	g->ring = ring_new(conf->workers);
+	g->nslots = conf->workers;
+	TAILQ_INSERT_TAIL(&master->gens, g, entry);
+	master->ngens++;
+	for (i = 0; i < g->nslots; i++) {
+		g->slots[i].id = i + 1;
+		g->slots[i].gen = g;
+		g->slots[i].pid = -1;
+		if (queue_init(&g->slots[i].q, PROC_QUEUE_INIT) == -1)
+			fatal("%s: queue_init", __func__);
+		proc_spawn(&g->slots[i]);
+	}
+	return g;
+}
+
+void
+proc_gen_close(struct gen *g)
+{
+	g->closing = 1;
+}
+
+static int
+proc_gen_done(const struct gen *g)
+{
+	int i;
+
+	for (i = 0; i < g->nslots; i++)
+		if (g->slots[i].pid != -1 ||
+		    queue_waiting(&g->slots[i].q) != 0)
+			return 0;
+	return 1;
+}
+
+static void
+proc_gen_free(struct gen *g)
+{
+	int i;
+
+	log_info("generation %d: every record committed, workers gone",
+	    g->id);
+	TAILQ_REMOVE(&master->gens, g, entry);
+	master->ngens--;
+	for (i = 0; i < g->nslots; i++)
+		queue_free(&g->slots[i].q);
+	free(g->slots);
+	ring_free(g->ring);
+	if (g->conf != master->conf)
+		config_free(g->conf);
+	if (g == master->gen)
+		master->gen = NULL;	/* stopping: nothing routes to it */
+	free(g);
+	/* the oldest generation left may flush now */
+	if ((g = TAILQ_FIRST(&master->gens)) != NULL)
+		for (i = 0; i < g->nslots; i++)
+			if (g->slots[i].pid != -1)
+				kill(g->slots[i].pid, SIGUSR2);
+}
+
+/* A generation holds its flushes while an older one is alive. */
+static int
+proc_must_hold(const struct gen *g)
+{
+	return TAILQ_FIRST(&master->gens) != g;
+}
 
 /* In the child: keep stdio and the two pipe ends, close the rest. */
 static void
-proc_child(struct slot *s, int rfd, int afd)
+proc_child(struct slot *s, int rfd, int afd, int hold)
 {
 	char name[32];
 	int lo = rfd < afd ? rfd : afd, hi = rfd < afd ? afd : rfd;
 
+	if (master->pfh != NULL)
+		pidfile_close(master->pfh);
 	if (close_range(3, (unsigned int)lo - 1, 0) == -1 ||
 	    close_range((unsigned int)lo + 1, (unsigned int)hi - 1, 0) == -1 ||
 	    close_range((unsigned int)hi + 1, ~0u, 0) == -1)
 		fatal("%s: close_range", __func__);
+	log_reopen();
 	snprintf(name, sizeof(name), "worker %d", s->id);
 	log_procname(name);
 	setproctitle("%s", name);
-	worker_main(master->conf, s->id, rfd, afd);
+	worker_main(s->gen->conf, s->id, rfd, afd, hold);
 }
 
 void
 proc_spawn(struct slot *s)
 {
-	int rp[2], ap[2];
+	int rp[2], ap[2], hold = proc_must_hold(s->gen);
 	pid_t pid;
 
 	if (pipe2(rp, O_CLOEXEC) == -1 || pipe2(ap, O_CLOEXEC) == -1)
@@ -59,7 +151,7 @@ proc_spawn(struct slot *s)
 	case -1:
 		fatal("%s: fork", __func__);
 	case 0:
-		proc_child(s, rp[0], ap[1]);
+		proc_child(s, rp[0], ap[1], hold);
 	}
 	close(rp[0]);
 	close(ap[1]);
@@ -80,8 +172,10 @@ proc_spawn(struct slot *s)
 	master_watch(s->rfd, EPOLLOUT | EPOLLET, &s->ev_pipe);
 	master_watch(s->afd, EPOLLIN, &s->ev_ack);
 	queue_rewind(&s->q);
-	log_info("worker %d started, pid %ld, %zu records to replay", s->id,
-	    (long)pid, queue_waiting(&s->q));
+	log_info("worker %d of generation %d started, pid %ld, %zu records "
+	    "to replay%s", s->id, s->gen->id, (long)pid,
+	    queue_waiting(&s->q), hold ? ", holding its flushes until the "
+	    "older generation is gone" : "");
 }
 
 void
@@ -109,11 +203,13 @@ proc_read_acks(struct slot *s)
 static struct slot *
 proc_find(pid_t pid)
 {
+	struct gen *g;
 	int i;
 
-	for (i = 0; i < master->nslots; i++)
-		if (master->slots[i].pid == pid)
-			return &master->slots[i];
+	TAILQ_FOREACH(g, &master->gens, entry)
+		for (i = 0; i < g->nslots; i++)
+			if (g->slots[i].pid == pid)
+				return &g->slots[i];
 	return NULL;
 }
 
@@ -128,19 +224,23 @@ proc_exited(struct slot *s, int status)
 	close(s->rfd);
 	close(s->afd);
 	s->pid = -1;
+	s->rfd = s->afd = -1;
 	if (WIFSIGNALED(status))
 		log_warnx("worker %d (pid %ld) killed by signal %d (%s)",
 		    s->id, (long)pid, WTERMSIG(status),
 		    strsignal(WTERMSIG(status)));
 	else if (code != WORKER_EXIT_OK)
 		log_warnx("worker %d (pid %ld) exited with status %d%s",
-		    s->id, (long)pid, code,
-		    code == WORKER_EXIT_NEVER ? ": it cannot work with this "
-		    "database; see its messages above" : "");
+		    s->id, (long)pid, code, code == WORKER_EXIT_NEVER ?
+		    ": it can never work with this database as configured, "
+		    "see its messages above; retrying slowly" : "");
 	else
-		log_info("worker %d exited", s->id);
-	if (master->quitting && queue_waiting(&s->q) == 0)
+		log_info("worker %d (pid %ld) exited", s->id, (long)pid);
+	if (s->gen->closing && queue_waiting(&s->q) == 0) {
+		if (proc_gen_done(s->gen))
+			proc_gen_free(s->gen);
 		return;
+	}
 	if (code == WORKER_EXIT_NEVER)
 		delay = PROC_NEVER_DELAY_MS;
 	else if (now - s->started < PROC_QUICK_DEATH_MS) {
@@ -165,39 +265,57 @@ proc_reap(void)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((s = proc_find(pid)) == NULL) {
+		if ((s = proc_find(pid)) == NULL)
 			log_warnx("%s: unknown child %ld", __func__,
 			    (long)pid);
-			continue;
-		}
-		proc_exited(s, status);
+		else
+			proc_exited(s, status);
 	}
 }
 
 void
 proc_respawn_due(int64_t now)
 {
+	struct gen *g;
 	struct slot *s;
 	int i;
 
-	for (i = 0; i < master->nslots; i++) {
-		s = &master->slots[i];
-		if (s->pid == -1 && s->respawn_at != 0 && now >= s->respawn_at)
-			proc_spawn(s);
-	}
+	TAILQ_FOREACH(g, &master->gens, entry)
+		for (i = 0; i < g->nslots; i++) {
+			s = &g->slots[i];
+			if (s->pid == -1 && s->respawn_at != 0 &&
+			    now >= s->respawn_at)
+				proc_spawn(s);
+		}
 }
 
 /* The earliest respawn due, in ms, or 0 when none is. */
 int64_t
 proc_next_respawn(void)
 {
+	struct gen *g;
+	struct slot *s;
 	int64_t t = 0;
 	int i;
 
-	for (i = 0; i < master->nslots; i++)
-		if (master->slots[i].pid == -1 &&
-		    master->slots[i].respawn_at != 0 &&
-		    (t == 0 || master->slots[i].respawn_at < t))
-			t = master->slots[i].respawn_at;
+	TAILQ_FOREACH(g, &master->gens, entry)
+		for (i = 0; i < g->nslots; i++) {
+			s = &g->slots[i];
+			if (s->pid == -1 && s->respawn_at != 0 &&
+			    (t == 0 || s->respawn_at < t))
+				t = s->respawn_at;
+		}
 	return t;
+}
+
+void
+proc_kill_all(int sig)
+{
+	struct gen *g;
+	int i;
+
+	TAILQ_FOREACH(g, &master->gens, entry)
+		for (i = 0; i < g->nslots; i++)
+			if (g->slots[i].pid != -1)
+				kill(g->slots[i].pid, sig);
 }

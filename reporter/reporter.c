@@ -1,52 +1,83 @@
 /*
  * reporter.c: main() of lars-reporter: flags, configuration, logging,
- * daemon mode, then the master loop (master.c), which forks the workers.
+ * pidfile and daemon mode, then the master loop (master.c), which forks
+ * the workers.
  */
 #include <errno.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <libutil.h>
+
 #include "log.h"
 #include "reporter.h"
 
 static void usage(FILE *, int) __attribute__((noreturn));
+static struct pidfh *reporter_pidfile(const struct config *);
+
+static const struct option reporter_longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
 
 static void
 usage(FILE *fp, int code)
 {
-	fprintf(fp, "usage: lars-reporter [-dnv] [-f file]\n");
+	fprintf(fp, "usage: lars-reporter [-dhnVv] [-f file]\n");
 	exit(code);
+}
+
+/* Taken before daemon(3) and before any worker exists, so a second
+ * instance refuses to start and names the one that runs. */
+static struct pidfh *
+reporter_pidfile(const struct config *conf)
+{
+	struct pidfh *pfh;
+	pid_t other;
+
+	if ((pfh = pidfile_open(conf->pidfile, 0644, &other)) != NULL)
+		return pfh;
+	if (errno == EEXIST)
+		fatalx("already running as pid %ld (pidfile %s)",
+		    (long)other, conf->pidfile);
+	fatal("pidfile %s", conf->pidfile);
 }
 
 int
 main(int argc, char *argv[], char *envp[])
 {
-	const char *path = CONF_DEFAULT_PATH;
+	char path[PATH_MAX];
+	const char *file = CONF_DEFAULT_PATH;
 	struct config *conf;
+	struct pidfh *pfh = NULL;
 	int ch, debug = 0, check = 0, verbose = 0, nerrors;
 
 	setproctitle_init(argc, argv, envp);
-	while ((ch = getopt(argc, argv, "df:hnvV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "df:hnVv", reporter_longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
 			break;
 		case 'f':
-			path = optarg;
+			file = optarg;
 			break;
 		case 'h':
 			usage(stdout, 0);
 		case 'n':
 			check = 1;
 			break;
-		case 'v':
-			verbose++;
-			break;
 		case 'V':
 			printf("lars-reporter %s\n", REPORTER_VERSION);
 			exit(0);
+		case 'v':
+			verbose++;
+			break;
 		default:
 			usage(stderr, 2);
 		}
@@ -55,6 +86,11 @@ main(int argc, char *argv[], char *envp[])
 		usage(stderr, 2);
 
 	log_init(LOG_TO_STDERR, verbose, "lars-reporter");
+	/* SIGHUP re-reads it after daemon(3) left the directory */
+	if (realpath(file, path) == NULL) {
+		log_warn("%s", file);
+		exit(1);
+	}
 	if ((conf = config_load(path, &nerrors)) == NULL) {
 		fprintf(stderr, "%s: %d error%s: configuration not loaded\n",
 		    path, nerrors, nerrors == 1 ? "" : "s");
@@ -65,12 +101,17 @@ main(int argc, char *argv[], char *envp[])
 		config_free(conf);
 		exit(0);
 	}
+	log_setverbose(verbose + conf->verbose);
 	if (!debug) {
-		log_init(LOG_TO_SYSLOG, verbose, "lars-reporter");
+		pfh = reporter_pidfile(conf);
+		log_init(LOG_TO_SYSLOG, verbose + conf->verbose,
+		    "lars-reporter");
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
+		if (pidfile_write(pfh) == -1)
+			fatal("pidfile %s", conf->pidfile);
 	}
 	log_procname("master");
 	setproctitle("master");
-	master_run(conf);
+	master_run(conf, pfh, verbose);
 }

@@ -46,6 +46,9 @@ struct config {
 	char		*db_name;
 	char		*db_socket;	/* empty: TCP to db_host:db_port */
 	int		 workers;	/* [reporter] db_thread_cnt */
+	int		 verbose;	/* [reporter] log_verbose, added to -v */
+	int		 drain_timeout;	/* seconds for a stop to commit all */
+	char		*pidfile;
 	int		 flush_interval_ms;
 	int		 batch_rows;
 	int		 queue_max;	/* records waiting per worker before
@@ -118,8 +121,11 @@ struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 };
 
+struct gen;
+
 struct slot {
 	int		 id;
+	struct gen	*gen;
 	struct queue	 q;
 	pid_t		 pid;		/* -1: not running */
 	int		 rfd;		/* records to the worker */
@@ -131,16 +137,34 @@ struct slot {
 	uint64_t	 rows;		/* rows the worker committed */
 };
 
+/*
+ * A generation: the workers forked for one configuration, with its ring.
+ * A reload starts a new generation and closes the old one, whose workers
+ * flush and exit; the new one holds its flushes until every older
+ * generation is gone, so a key's older record never lands after a newer.
+ */
+struct gen {
+	int		 id;
+	struct config	*conf;		/* owned: freed with the generation */
+	struct ring	*ring;
+	struct slot	*slots;
+	int		 nslots;
+	int		 closing;	/* close the pipes once all is written */
+	TAILQ_ENTRY(gen) entry;
+};
+
 struct stats {
 	uint64_t	accepted, rejected, frames, records, empty;
 	uint64_t	bad_len, bad_msgid, bad_body, clamped, timeouts;
 };
 
 struct master {
-	struct config		*conf;
-	struct ring		*ring;
-	struct slot		*slots;
-	int			 nslots;
+	struct config		*conf;		/* the current generation's */
+	struct gen		*gen;		/* the current generation */
+	TAILQ_HEAD(, gen)	 gens;		/* oldest first; gen is last */
+	int			 ngens;
+	struct pidfh		*pfh;
+	int			 verbose;	/* -v on the command line */
 	int			 epfd, sigfd, lfd;
 	struct evsrc		 ev_listen, ev_sig;
 	TAILQ_HEAD(, conn)	 conns;
@@ -158,7 +182,12 @@ extern struct master *master;
 int64_t		 master_now_ms(void);
 void		 master_watch(int fd, uint32_t events, struct evsrc *);
 void		 master_rewatch(int fd, uint32_t events, struct evsrc *);
-void		 master_run(struct config *) __attribute__((noreturn));
+void		 master_run(struct config *, struct pidfh *, int verbose)
+		    __attribute__((noreturn));
+void		 master_exit(int) __attribute__((noreturn));
+
+/* reload.c */
+void		 reload(void);
 
 /* listener.c */
 int		 listener_open(const char *ip, int port);
@@ -178,14 +207,17 @@ void		 dispatch_frame(struct conn *, int32_t msgid, const uint8_t *,
 		    size_t);
 
 /* proc.c */
+struct gen	*proc_gen_new(struct config *);
+void		 proc_gen_close(struct gen *);
 void		 proc_spawn(struct slot *);
+void		 proc_kill_all(int sig);
 void		 proc_reap(void);
 void		 proc_read_acks(struct slot *);
 void		 proc_respawn_due(int64_t now);
 int64_t		 proc_next_respawn(void);
 
 /* worker.c */
-void		 worker_main(const struct config *, int slot, int rfd, int afd)
-		    __attribute__((noreturn));
+void		 worker_main(const struct config *, int slot, int rfd, int afd,
+		    int hold) __attribute__((noreturn));
 
 #endif

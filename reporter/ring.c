@@ -13,7 +13,10 @@
 #include "reporter.h"
 
 #define RING_VNODES	160
-#define RING_SEED	0x4c415253	/* "LARS" */
+#define RING_SEED_KEY	0x4c415253	/* "LARS" */
+#define RING_SEED_POINT	0x52494e47	/* "RING": keys and points must not
+					   share a seed, or key (1, c) would
+					   land on point c of slot 1 */
 
 struct ring_point {
 	uint32_t	hash;
@@ -49,7 +52,7 @@ ring_key_hash(int32_t modid, int32_t cmdid)
 		k[i] = (m >> (8 * i)) & 0xff;
 		k[4 + i] = (c >> (8 * i)) & 0xff;
 	}
-	return murmur3_32(k, sizeof(k), RING_SEED);
+	return murmur3_32(k, sizeof(k), RING_SEED_KEY);
 }
 
 struct ring *
@@ -68,7 +71,8 @@ ring_new(int nslots)
 		for (i = 0; i < RING_VNODES; i++) {
 			v[0] = (uint32_t)s;
 			v[1] = (uint32_t)i;
-			r->p[n].hash = murmur3_32(v, sizeof(v), RING_SEED);
+			r->p[n].hash = murmur3_32(v, sizeof(v),
+			    RING_SEED_POINT);
 			r->p[n++].slot = s;
 		}
 	r->npoints = n;

@@ -3,7 +3,9 @@
  * keeps the newest per key (coalesce.c), and flushes them to MySQL
  * (store.c) every flush_interval_ms or as soon as batch_rows keys are held.
  * After each commit it acks to the master the last sequence number it has
- * read, so the master can free those records.  While MySQL is unreachable
+ * read, so the master can free those records.  A worker of a new
+ * generation starts holding its flushes until the master says (SIGUSR2)
+ * that the older generation is gone.  While MySQL is unreachable
  * it keeps reading and coalescing and retries with a capped, jittered
  * backoff.  Pipe EOF (the master closed it, or died) or SIGTERM: flush
  * what is held, ack, exit 0.
@@ -37,6 +39,7 @@ struct worker {
 	int64_t			 retry_at;	/* ms; 0: not backing off */
 	int			 backoff_ms;
 	int			 eof;
+	int			 draining;	/* title says so */
 	uint64_t		 records, rows;
 	unsigned char		 buf[WORKER_READ_RECORDS *
 				    sizeof(struct record)];
@@ -44,8 +47,12 @@ struct worker {
 };
 
 static volatile sig_atomic_t worker_quit;
+static volatile sig_atomic_t worker_hold;
+static sigset_t worker_waitmask;	/* signals ppoll(2) lets in */
 
 static void worker_sigterm(int);
+static void worker_sigusr2(int);
+static int worker_can_flush(const struct worker *, int64_t);
 static int64_t worker_now_ms(void);
 static void worker_read(struct worker *);
 static void worker_flush(struct worker *);
@@ -61,15 +68,29 @@ worker_sigterm(int sig)
 }
 
 static void
+worker_sigusr2(int sig)
+{
+	(void)sig;
+	worker_hold = 0;
+}
+
+/*
+ * TERM and USR2 stay blocked (inherited from the master) except inside
+ * ppoll(2), so a flag set by a handler is never missed and MySQL calls
+ * are never interrupted.
+ */
+static void
 worker_signals(void)
 {
 	struct sigaction sa;
-	sigset_t all;
+	sigset_t set;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = worker_sigterm;
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = worker_sigusr2;
+	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	/* the master decides about INT and HUP; the pipe tells us */
 	sigaction(SIGINT, &sa, NULL);
@@ -78,8 +99,11 @@ worker_signals(void)
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	sigemptyset(&worker_waitmask);
 }
 
 static int64_t
@@ -177,28 +201,35 @@ worker_flush(struct worker *w)
 	worker_ack(w);
 }
 
-/* Milliseconds poll(2) may sleep: until the flush or the retry is due. */
+static int
+worker_can_flush(const struct worker *w, int64_t now)
+{
+	return w->unacked && !worker_hold &&
+	    (w->retry_at == 0 || now >= w->retry_at);
+}
+
+/* Milliseconds to sleep: until a flush or a retry is due; -1: forever. */
 static int
 worker_timeout(const struct worker *w, int64_t now)
 {
 	int64_t due;
 
-	if (!w->unacked)
+	if (!w->unacked || worker_hold)
 		return -1;
 	due = w->retry_at != 0 ? w->retry_at : w->flush_at;
-	if (w->retry_at == 0 && w->held.n >= (size_t)w->conf->batch_rows)
-		return 0;
 	return due <= now ? 0 : (int)(due - now);
 }
 
 void
-worker_main(const struct config *conf, int slot, int rfd, int afd)
+worker_main(const struct config *conf, int slot, int rfd, int afd, int hold)
 {
 	struct worker *w;
 	struct pollfd pfd;
+	struct timespec ts;
 	int64_t now;
-	int timeout;
+	int timeout, done;
 
+	worker_hold = hold;
 	worker_signals();
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		fatal("%s: calloc", __func__);
@@ -214,25 +245,29 @@ worker_main(const struct config *conf, int slot, int rfd, int afd)
 
 	for (;;) {
 		now = worker_now_ms();
-		timeout = worker_timeout(w, now);
-		if (timeout != 0 && !w->eof && !worker_quit) {
-			pfd.fd = rfd;
-			pfd.events = POLLIN;
-			pfd.revents = 0;
-			if (poll(&pfd, 1, timeout) == -1 && errno != EINTR)
-				fatal("poll");
-			if (pfd.revents & (POLLIN | POLLHUP))
-				worker_read(w);
-			now = worker_now_ms();
+		done = w->eof || worker_quit;
+		if (done && !w->draining) {
+			w->draining = 1;
+			setproctitle("worker %d (draining)", slot);
 		}
-		if (w->unacked && (w->retry_at == 0 || now >= w->retry_at) &&
-		    (w->eof || worker_quit || now >= w->flush_at ||
-		    w->held.n >= (size_t)conf->batch_rows))
+		if (worker_can_flush(w, now) && (done || now >= w->flush_at ||
+		    w->held.n >= (size_t)conf->batch_rows)) {
 			worker_flush(w);
-		if ((w->eof || worker_quit) && !w->unacked)
+			continue;
+		}
+		if (done && !w->unacked)
 			break;
-		if ((w->eof || worker_quit) && w->retry_at > now)
-			usleep((useconds_t)(w->retry_at - now) * 1000);
+		timeout = worker_timeout(w, now);
+		ts.tv_sec = timeout / 1000;
+		ts.tv_nsec = (long)(timeout % 1000) * 1000000;
+		pfd.fd = rfd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (ppoll(&pfd, done ? 0 : 1, timeout < 0 ? NULL : &ts,
+		    &worker_waitmask) == -1 && errno != EINTR)
+			fatal("ppoll");
+		if (pfd.revents & (POLLIN | POLLHUP))
+			worker_read(w);
 	}
 	log_info("exiting: %llu records read, %llu rows stored",
 	    (unsigned long long)w->records, (unsigned long long)w->rows);

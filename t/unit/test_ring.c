@@ -49,6 +49,13 @@ main(void)
 		    count[s], NKEYS);
 	ok(moved > NKEYS / 4 * 70 / 100 && moved < NKEYS / 4 * 130 / 100,
 	    "3 -> 4 slots moves %d keys, about a quarter", moved);
+	/* one modid, consecutive cmdids: the production pattern */
+	count[0] = count[1] = count[2] = 0;
+	for (k = 1; k <= 3000; k++)
+		count[ring_lookup(r3, 1, k)]++;
+	for (s = 0; s < 3; s++)
+		ok(count[s] > 800 && count[s] < 1200, "modid 1, cmdids "
+		    "1-3000: slot %d holds %d", s, count[s]);
 	ok(ring_lookup(r3, -1, -2147483647 - 1) >= 0,
 	    "negative modid and cmdid map to a slot");
 	ring_free(r3);

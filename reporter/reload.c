@@ -1,0 +1,67 @@
+/*
+ * reload.c: SIGHUP.  Parse the configuration file into a fresh struct; on
+ * any error log "configuration reloading FAILED" and keep everything as it
+ * was.  Otherwise apply it: the log level and the limits at once, a new
+ * listening socket only when the address changed, and a new generation of
+ * workers for the new database settings, worker count and flush policy.
+ * The old generation's pipes close once its queues are written; its
+ * workers flush, ack and exit, and the new generation holds its flushes
+ * until then (proc.c), so no record is lost or lands after a newer one.
+ */
+#include <sys/epoll.h>
+
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "reporter.h"
+
+static int reload_listener(const struct config *, const struct config *);
+
+/* Open the new address before closing the old: a failure changes nothing. */
+static int
+reload_listener(const struct config *old, const struct config *new)
+{
+	int fd;
+
+	if (strcmp(old->listen_ip, new->listen_ip) == 0 &&
+	    old->listen_port == new->listen_port)
+		return 0;
+	if ((fd = listener_open(new->listen_ip, new->listen_port)) == -1)
+		return -1;
+	close(master->lfd);
+	master->lfd = fd;
+	master_watch(master->lfd, EPOLLIN, &master->ev_listen);
+	log_info("listening on %s:%d instead of %s:%d", new->listen_ip,
+	    new->listen_port, old->listen_ip, old->listen_port);
+	return 0;
+}
+
+void
+reload(void)
+{
+	struct config *conf;
+	struct gen *old = master->gen;
+	int nerrors;
+
+	log_info("SIGHUP: reloading %s", master->conf->path);
+	if ((conf = config_load(master->conf->path, &nerrors)) == NULL) {
+		log_warnx("configuration reloading FAILED: %d error%s in %s; "
+		    "still running on the previous configuration", nerrors,
+		    nerrors == 1 ? "" : "s", master->conf->path);
+		return;
+	}
+	if (reload_listener(master->conf, conf) == -1) {
+		log_warnx("configuration reloading FAILED: cannot listen on "
+		    "%s port %d; still running on the previous "
+		    "configuration", conf->listen_ip, conf->listen_port);
+		config_free(conf);
+		return;
+	}
+	log_setverbose(master->verbose + conf->verbose);
+	master->conf = conf;
+	proc_gen_close(old);
+	master->gen = proc_gen_new(conf);
+	log_info("configuration reloaded: generation %d with %d workers; "
+	    "generation %d drains", master->gen->id, conf->workers, old->id);
+}
