@@ -2,6 +2,7 @@
  * log: stderr or syslog output for every process; see log.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,32 @@ log_init(int to_stderr, int verbose, const char *ident)
 	if (!log_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	tzset();
+}
+
+/*
+ * Daemon mode with a log file: stderr becomes the file (workers inherit
+ * it), lines look as with -d.  Called again on SIGHUP, so a rotated file
+ * is reopened.
+ */
+int
+log_to_file(const char *path)
+{
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0640)) == -1)
+		return -1;
+	if (fd != STDERR_FILENO) {
+		if (dup2(fd, STDERR_FILENO) == -1) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	if (!log_stderr)
+		closelog();
+	log_stderr = 1;
+	return 0;
 }
 
 /* After closing descriptors wholesale (a forked worker): reconnect. */

@@ -17,6 +17,7 @@
 
 void log_init(int to_stderr, int verbose, const char *ident);
 void log_reopen(void);
+int log_to_file(const char *);
 void log_setverbose(int verbose);
 int log_getverbose(void);
 void log_procname(const char *name);

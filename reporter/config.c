@@ -67,6 +67,7 @@ static const struct cfg_key cfg_keys[] = {
 	    1, 86400 },
 	{ "reporter", "flush_interval_ms", CFG_INT, C(flush_interval_ms),
 	    "200", 1, 60000 },
+	{ "reporter", "log_file", CFG_PATH, C(log_file), "", 0, 0 },
 	{ "reporter", "log_verbose", CFG_INT, C(verbose), "0", 0, 2 },
 	{ "reporter", "pidfile", CFG_PATH, C(pidfile), "/run/lars-reporter.pid",
 	    0, 0 },
@@ -161,7 +162,7 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *val)
 		}
 		/* FALLTHROUGH */
 	case CFG_PATH:
-		if (k->type == CFG_PATH && val[0] != '/') {
+		if (k->type == CFG_PATH && val[0] != '/' && val[0] != '\0') {
 			config_error(p, "%s = \"%s\": not an absolute path",
 			    k->name, val);
 			return -1;

@@ -278,6 +278,7 @@ master_run(struct config *conf, struct pidfh *pfh, int verbose)
 		fatal("%s: calloc", __func__);
 	master->conf = conf;
 	master->pfh = pfh;
+	master->daemonized = pfh != NULL;
 	master->verbose = verbose;
 	TAILQ_INIT(&master->conns);
 	TAILQ_INIT(&master->gens);

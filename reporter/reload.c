@@ -59,6 +59,9 @@ reload(void)
 		return;
 	}
 	log_setverbose(master->verbose + conf->verbose);
+	if (master->daemonized && conf->log_file[0] != '\0' &&
+	    log_to_file(conf->log_file) == -1)
+		log_warn("log_file %s; logging on as before", conf->log_file);
 	master->conf = conf;
 	proc_gen_close(old);
 	master->gen = proc_gen_new(conf);

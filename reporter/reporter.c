@@ -108,6 +108,9 @@ main(int argc, char *argv[], char *envp[])
 		    "lars-reporter");
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
+		if (conf->log_file[0] != '\0' &&
+		    log_to_file(conf->log_file) == -1)
+			fatal("log_file %s", conf->log_file);
 		if (pidfile_write(pfh) == -1)
 			fatal("pidfile %s", conf->pidfile);
 	}

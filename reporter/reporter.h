@@ -49,6 +49,7 @@ struct config {
 	int		 verbose;	/* [reporter] log_verbose, added to -v */
 	int		 drain_timeout;	/* seconds for a stop to commit all */
 	char		*pidfile;
+	char		*log_file;	/* daemon mode: instead of syslog */
 	int		 flush_interval_ms;
 	int		 batch_rows;
 	int		 queue_max;	/* records waiting per worker before
@@ -165,6 +166,7 @@ struct master {
 	int			 ngens;
 	struct pidfh		*pfh;
 	int			 verbose;	/* -v on the command line */
+	int			 daemonized;
 	int			 epfd, sigfd, lfd;
 	struct evsrc		 ev_listen, ev_sig;
 	TAILQ_HEAD(, conn)	 conns;
