@@ -49,8 +49,22 @@ static const char store_tail[] = " ON DUPLICATE KEY UPDATE"
     " overload=IF(VALUES(ts)>=ts,VALUES(overload),overload),"
     " ts=GREATEST(ts,VALUES(ts))";
 
+enum store_class {
+	CLASS_OK,
+	CLASS_CONN,		/* connection lost: reconnect, retry */
+	CLASS_AGAIN,		/* deadlock, lock timeout: retry now */
+	CLASS_DATA,		/* something in the rows: isolate it */
+	CLASS_NEVER,		/* credentials, database, table */
+};
+
+#define STORE_TRIES	3
+
 struct store {
 	const struct config	*conf;
+	struct store_stats	 stats;
+	size_t			 stmt_rows;	/* rows per statement */
+	int			 isolating;
+	char			 lasterr[256];
 	int			 slot;
 	MYSQL			*my;
 	int			 key_unsigned[COL_NKEY];
@@ -59,9 +73,19 @@ struct store {
 	char			 where[300];	/* for log lines */
 };
 
-static enum store_result store_error(struct store *, const char *);
+static enum store_class store_classify(unsigned int);
+static enum store_class store_error(struct store *, const char *);
+static enum store_result store_result_of(enum store_class);
+static enum store_result store_connect_failed(struct store *, const char *);
 static enum store_result store_schema(struct store *);
-static enum store_result store_query(struct store *, const char *, size_t);
+static int store_packet_limit(struct store *);
+static enum store_class store_upsert(struct store *, struct coalesce *,
+    size_t, size_t);
+static enum store_class store_rollback(struct store *, enum store_class);
+static enum store_class store_try(struct store *, struct coalesce *, size_t,
+    size_t);
+static enum store_class store_isolate(struct store *, struct coalesce *,
+    size_t, size_t);
 static char *store_put_int(char *, int32_t, int);
 static char *store_put_row(struct store *, char *, const struct centry *);
 
@@ -74,6 +98,7 @@ store_new(const struct config *conf, int slot)
 		fatal("%s: calloc", __func__);
 	st->conf = conf;
 	st->slot = slot;
+	st->stmt_rows = (size_t)conf->batch_rows;
 	st->sqlcap = sizeof(store_head) + sizeof(store_tail) +
 	    (size_t)conf->batch_rows * STORE_ROW_MAX;
 	if ((st->sql = malloc(st->sqlcap)) == NULL)
@@ -106,28 +131,60 @@ store_connected(const struct store *st)
 	return st->my != NULL;
 }
 
-/*
- * Log a failed call and say what to do: a lost connection is closed and
- * retried; credentials or a missing database or table can never work.
- */
-static enum store_result
-store_error(struct store *st, const char *what)
+/* What a MySQL error means for the batch. */
+static enum store_class
+store_classify(unsigned int e)
 {
-	unsigned int e = mysql_errno(st->my);
-
-	log_warnx("%s: %s: MySQL error %u: %s", st->where, what, e,
-	    mysql_error(st->my));
 	switch (e) {
 	case ER_ACCESS_DENIED_ERROR:
 	case ER_DBACCESS_DENIED_ERROR:
 	case ER_BAD_DB_ERROR:
 	case ER_NO_SUCH_TABLE:
 	case ER_TABLEACCESS_DENIED_ERROR:
-		return STORE_NEVER;
+		return CLASS_NEVER;
+	case ER_LOCK_DEADLOCK:
+	case ER_LOCK_WAIT_TIMEOUT:
+		return CLASS_AGAIN;
+	case ER_SERVER_SHUTDOWN:
+	case ER_CONNECTION_KILLED:
+	case ER_QUERY_INTERRUPTED:
+	case ER_NET_PACKET_TOO_LARGE:	/* the server closes on it */
+		return CLASS_CONN;
 	}
-	mysql_close(st->my);
-	st->my = NULL;
-	return STORE_RETRY;
+	if (e >= 2000 && e < 3000)	/* client errors: CR_SERVER_LOST... */
+		return CLASS_CONN;
+	return CLASS_DATA;
+}
+
+/*
+ * Log a failed call and classify it.  A lost connection is closed here,
+ * so the next flush reconnects.
+ */
+static enum store_class
+store_error(struct store *st, const char *what)
+{
+	unsigned int e = mysql_errno(st->my);
+	enum store_class cl = store_classify(e);
+
+	if (cl == CLASS_DATA && st->isolating)
+		log_debug("%s: %s: MySQL error %u: %s", st->where, what, e,
+		    mysql_error(st->my));
+	else
+		log_warnx("%s: %s: MySQL error %u: %s", st->where, what, e,
+		    mysql_error(st->my));
+	snprintf(st->lasterr, sizeof(st->lasterr), "MySQL error %u: %s", e,
+	    mysql_error(st->my));
+	if (cl == CLASS_CONN) {
+		mysql_close(st->my);
+		st->my = NULL;
+	}
+	return cl;
+}
+
+static enum store_result
+store_result_of(enum store_class cl)
+{
+	return cl == CLASS_NEVER ? STORE_NEVER : STORE_RETRY;
 }
 
 enum store_result
@@ -150,9 +207,10 @@ store_connect(struct store *st)
 	}
 	if (mysql_real_connect(st->my, host, c->db_user, c->db_passwd,
 	    c->db_name, (unsigned int)c->db_port, sock, 0) == NULL)
-		return store_error(st, "connect");
+		return store_connect_failed(st, "connect");
 	if (mysql_autocommit(st->my, 0) != 0)
-		return store_error(st, "autocommit off");
+		return store_connect_failed(st, "autocommit off");
+	st->stats.connects++;
 	return store_schema(st);
 }
 
@@ -167,10 +225,9 @@ store_schema(struct store *st)
 	MYSQL_ROW row;
 	int i, found = 0;
 
-	if (mysql_real_query(st->my, q, sizeof(q) - 1) != 0)
-		return store_error(st, "read the table's columns");
-	if ((res = mysql_store_result(st->my)) == NULL)
-		return store_error(st, "read the table's columns");
+	if (mysql_real_query(st->my, q, sizeof(q) - 1) != 0 ||
+	    (res = mysql_store_result(st->my)) == NULL)
+		return store_connect_failed(st, "read the table's columns");
 	while ((row = mysql_fetch_row(res)) != NULL)
 		for (i = 0; i < COL_NKEY; i++)
 			if (row[0] != NULL && row[1] != NULL &&
@@ -180,6 +237,8 @@ store_schema(struct store *st)
 				found++;
 			}
 	mysql_free_result(res);
+	if (found == COL_NKEY && store_packet_limit(st) == -1)
+		return store_connect_failed(st, "read max_allowed_packet");
 	mysql_commit(st->my);
 	if (found != COL_NKEY) {
 		log_warnx("%s: table %s is missing or lacks the key columns "
@@ -194,12 +253,45 @@ store_schema(struct store *st)
 	return STORE_OK;
 }
 
+/* A connection that cannot be set up is closed; NEVER, or retry later. */
 static enum store_result
-store_query(struct store *st, const char *q, size_t len)
+store_connect_failed(struct store *st, const char *what)
 {
-	if (mysql_real_query(st->my, q, len) != 0)
-		return store_error(st, "upsert");
-	return STORE_OK;
+	enum store_class cl = store_error(st, what);
+
+	if (st->my != NULL) {
+		mysql_close(st->my);
+		st->my = NULL;
+	}
+	return store_result_of(cl);
+}
+
+/* Rows per statement, so that a statement stays under the server's
+ * max_allowed_packet. */
+static int
+store_packet_limit(struct store *st)
+{
+	static const char q[] = "SELECT @@max_allowed_packet";
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	long long map = 0;
+	size_t fit;
+
+	if (mysql_real_query(st->my, q, sizeof(q) - 1) != 0 ||
+	    (res = mysql_store_result(st->my)) == NULL)
+		return -1;
+	if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL)
+		map = strtoll(row[0], NULL, 10);
+	mysql_free_result(res);
+	fit = map > 4096 ? ((size_t)map - sizeof(store_head) -
+	    sizeof(store_tail) - 1024) / STORE_ROW_MAX : 1;
+	st->stmt_rows = (size_t)st->conf->batch_rows;
+	if (fit < st->stmt_rows) {
+		st->stmt_rows = fit > 0 ? fit : 1;
+		log_info("max_allowed_packet %lld: %zu rows per statement",
+		    map, st->stmt_rows);
+	}
+	return 0;
 }
 
 /* Decimal, as signed or as the unsigned bit pattern; no snprintf. */
@@ -249,27 +341,19 @@ store_put_row(struct store *st, char *p, const struct centry *e)
 	return p;
 }
 
-/*
- * Upsert every held row in one transaction.  On success the caller may
- * clear the table and ack; on failure it keeps the rows and retries.
- */
-enum store_result
-store_flush(struct store *st, struct coalesce *c)
+/* Rows [lo, hi) of the sorted table as statements and one commit. */
+static enum store_class
+store_upsert(struct store *st, struct coalesce *c, size_t lo, size_t hi)
 {
 	const struct centry *e;
-	enum store_result r;
 	size_t i, rows;
 	char *p;
 
-	if (st->my == NULL && (r = store_connect(st)) != STORE_OK)
-		return r;
-	coalesce_sort(c);
-	for (i = 0; i < c->n; i += rows) {
+	for (i = lo; i < hi; i += rows) {
 		p = st->sql;
 		memcpy(p, store_head, sizeof(store_head) - 1);
 		p += sizeof(store_head) - 1;
-		for (rows = 0; rows < (size_t)st->conf->batch_rows &&
-		    i + rows < c->n; rows++) {
+		for (rows = 0; rows < st->stmt_rows && i + rows < hi; rows++) {
 			e = coalesce_entry(c, i + rows);
 			if (rows > 0)
 				*p++ = ',';
@@ -282,11 +366,95 @@ store_flush(struct store *st, struct coalesce *c)
 		}
 		memcpy(p, store_tail, sizeof(store_tail) - 1);
 		p += sizeof(store_tail) - 1;
-		if ((r = store_query(st, st->sql, (size_t)(p - st->sql))) !=
-		    STORE_OK)
-			return r;
+		if (mysql_real_query(st->my, st->sql,
+		    (unsigned long)(p - st->sql)) != 0)
+			return store_rollback(st, store_error(st, "upsert"));
 	}
 	if (mysql_commit(st->my) != 0)
-		return store_error(st, "commit");
-	return STORE_OK;
+		return store_rollback(st, store_error(st, "commit"));
+	return CLASS_OK;
+}
+
+static enum store_class
+store_rollback(struct store *st, enum store_class cl)
+{
+	if (st->my != NULL && cl != CLASS_CONN && mysql_rollback(st->my) != 0)
+		return store_error(st, "rollback");
+	return cl;
+}
+
+/* Deadlocks and lock timeouts are tried again, a few times. */
+static enum store_class
+store_try(struct store *st, struct coalesce *c, size_t lo, size_t hi)
+{
+	enum store_class cl;
+	int tries = 0;
+
+	while ((cl = store_upsert(st, c, lo, hi)) == CLASS_AGAIN &&
+	    ++tries < STORE_TRIES)
+		st->stats.retries++;
+	return cl;
+}
+
+/*
+ * A batch failed for a data reason: halve it until the bad rows are
+ * alone; those are logged with their key and dropped, all others stored.
+ */
+static enum store_class
+store_isolate(struct store *st, struct coalesce *c, size_t lo, size_t hi)
+{
+	const struct centry *e;
+	enum store_class cl;
+	size_t mid;
+
+	cl = store_try(st, c, lo, hi);
+	if (cl == CLASS_OK || cl == CLASS_CONN || cl == CLASS_NEVER)
+		return cl;
+	if (hi - lo == 1) {
+		e = coalesce_entry(c, lo);
+		st->stats.dropped++;
+		log_warnx("dropped the row modid=%d cmdid=%d ip=%d port=%d "
+		    "caller=%d (succ %d, err %d, ts %u): %s", e->modid,
+		    e->cmdid, e->ip, e->port, e->caller, e->succ, e->err,
+		    e->ts, st->lasterr);
+		return CLASS_OK;
+	}
+	mid = lo + (hi - lo) / 2;
+	if ((cl = store_isolate(st, c, lo, mid)) != CLASS_OK)
+		return cl;
+	return store_isolate(st, c, mid, hi);
+}
+
+/*
+ * Upsert every held row in one transaction.  STORE_OK: the caller may
+ * clear the table and ack (rows that can never be stored were logged and
+ * dropped); otherwise it keeps the rows and retries later.
+ */
+enum store_result
+store_flush(struct store *st, struct coalesce *c)
+{
+	enum store_class cl;
+	enum store_result r;
+
+	if (st->my == NULL && (r = store_connect(st)) != STORE_OK)
+		return r;
+	coalesce_sort(c);
+	cl = store_try(st, c, 0, c->n);
+	if (cl == CLASS_DATA || cl == CLASS_AGAIN) {
+		log_warnx("a batch of %zu rows failed (%s): storing it in "
+		    "parts to find the rows that cannot be stored", c->n,
+		    st->lasterr);
+		st->isolating = 1;
+		cl = store_isolate(st, c, 0, c->n);
+		st->isolating = 0;
+	}
+	if (cl == CLASS_OK)
+		return STORE_OK;
+	return store_result_of(cl);
+}
+
+const struct store_stats *
+store_stats(const struct store *st)
+{
+	return &st->stats;
 }
