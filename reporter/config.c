@@ -70,7 +70,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "reporter", "log_file", CFG_PATH, C(log_file), "", 0, 0 },
 	{ "reporter", "log_verbose", CFG_INT, C(verbose), "0", 0, 2 },
 	{ "reporter", "pidfile", CFG_PATH, C(pidfile), "/run/lars-reporter.pid",
-	    0, 0 },
+	    1, 0 },
 	{ "reporter", "queue_max", CFG_INT, C(queue_max), "1048576",
 	    1024, 268435456 },
 };
@@ -162,7 +162,9 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *val)
 		}
 		/* FALLTHROUGH */
 	case CFG_PATH:
-		if (k->type == CFG_PATH && val[0] != '/' && val[0] != '\0') {
+		/* min 1: the path is required, else empty means unset */
+		if (k->type == CFG_PATH && val[0] != '/' &&
+		    (val[0] != '\0' || k->min)) {
 			config_error(p, "%s = \"%s\": not an absolute path",
 			    k->name, val);
 			return -1;

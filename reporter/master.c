@@ -35,11 +35,13 @@ struct master *master;
 
 static void master_signals(void);
 static void master_signal(void);
+static void master_log_stats(void);
 static void master_event(struct evsrc *, uint32_t);
 static void master_flush_queues(void);
 static void master_backpressure(void);
 static void master_quit(void);
 static void master_drain_timeout(void);
+static void master_atexit(void);
 static int master_timeout(int64_t);
 
 int64_t
@@ -96,7 +98,6 @@ static void
 master_signal(void)
 {
 	struct signalfd_siginfo si;
-	const struct stats *st = &master->stats;
 
 	while (read(master->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		switch (si.ssi_signo) {
@@ -116,20 +117,42 @@ master_signal(void)
 				reload();
 			break;
 		case SIGUSR1:
-			log_info("connections %d, accepted %llu, rejected "
-			    "%llu, frames %llu, records %llu, bad length %llu, "
-			    "bad msgid %llu, bad body %llu, clamped %llu",
-			    master->nconns, (unsigned long long)st->accepted,
-			    (unsigned long long)st->rejected,
-			    (unsigned long long)st->frames,
-			    (unsigned long long)st->records,
-			    (unsigned long long)st->bad_len,
-			    (unsigned long long)st->bad_msgid,
-			    (unsigned long long)st->bad_body,
-			    (unsigned long long)st->clamped);
+			master_log_stats();
 			break;
 		}
 	}
+}
+
+/* SIGUSR1: every counter, in one line an operator can grep. */
+static void
+master_log_stats(void)
+{
+	struct stats t = master->stats;
+	struct gen *g;
+	size_t queued = 0;
+	int i;
+
+	TAILQ_FOREACH(g, &master->gens, entry)
+		for (i = 0; i < g->nslots; i++) {
+			t.rows += g->slots[i].last.rows;
+			t.connects += g->slots[i].last.connects;
+			t.retries += g->slots[i].last.retries;
+			t.dropped += g->slots[i].last.dropped;
+			queued += queue_waiting(&g->slots[i].q);
+		}
+	log_info("stats: connections %d accepted %llu rejected %llu "
+	    "frames %llu records %llu empty %llu bad_length %llu "
+	    "bad_msgid %llu bad_body %llu timeouts %llu clamped %llu "
+	    "queued %zu rows %llu mysql_connects %llu retries %llu "
+	    "dropped %llu worker_restarts %llu", master->nconns,
+	    (unsigned long long)t.accepted, (unsigned long long)t.rejected,
+	    (unsigned long long)t.frames, (unsigned long long)t.records,
+	    (unsigned long long)t.empty, (unsigned long long)t.bad_len,
+	    (unsigned long long)t.bad_msgid, (unsigned long long)t.bad_body,
+	    (unsigned long long)t.timeouts, (unsigned long long)t.clamped,
+	    queued, (unsigned long long)t.rows,
+	    (unsigned long long)t.connects, (unsigned long long)t.retries,
+	    (unsigned long long)t.dropped, (unsigned long long)t.restarts);
 }
 
 static void
@@ -251,10 +274,19 @@ master_drain_timeout(void)
 void
 master_exit(int code)
 {
-	if (master->pfh != NULL)
-		pidfile_remove(master->pfh);
 	log_info("exiting with status %d", code);
 	exit(code);
+}
+
+/* Whatever way the master exits, fatal() included, the pidfile goes. */
+static void
+master_atexit(void)
+{
+	if (master != NULL && master->pfh != NULL &&
+	    getpid() == master->pid) {
+		pidfile_remove(master->pfh);
+		master->pfh = NULL;
+	}
 }
 
 static int
@@ -267,37 +299,58 @@ master_timeout(int64_t now)
 	return next <= now ? 0 : (int)(next - now);
 }
 
+/*
+ * Everything that can fail on a bad setting happens here, before the
+ * daemon detaches, so the operator who starts it sees the error.
+ */
 void
-master_run(struct config *conf, struct pidfh *pfh, int verbose)
+master_init(struct config *conf, struct pidfh *pfh, int verbose)
 {
-	struct epoll_event ev[MASTER_EVENTS];
-	int64_t now, sweep = 0;
-	int i, n;
-
 	if ((master = calloc(1, sizeof(*master))) == NULL)
 		fatal("%s: calloc", __func__);
 	master->conf = conf;
 	master->pfh = pfh;
 	master->daemonized = pfh != NULL;
 	master->verbose = verbose;
+	master->pid = getpid();
+	atexit(master_atexit);
 	TAILQ_INIT(&master->conns);
 	TAILQ_INIT(&master->gens);
 	master->rbufsz = MASTER_RBUF;
 	if ((master->rbuf = malloc(master->rbufsz)) == NULL)
 		fatal("%s: malloc", __func__);
-	if ((master->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		fatal("%s: epoll_create1", __func__);
-	master_signals();
 	dispatch_init();
 	if ((master->lfd = listener_open(conf->listen_ip,
 	    conf->listen_port)) == -1)
 		fatalx("cannot listen on %s port %d", conf->listen_ip,
 		    conf->listen_port);
+}
+
+/* ready: write a byte there once the workers exist (daemon mode). */
+void
+master_run(int ready)
+{
+	struct epoll_event ev[MASTER_EVENTS];
+	struct config *conf = master->conf;
+	int64_t now, sweep = 0;
+	int i, n;
+
+	/* epoll and signalfd only now: they belong to the process that
+	 * made them, and daemon mode forked since master_init() */
+	master->pid = getpid();
+	if ((master->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("%s: epoll_create1", __func__);
+	master_signals();
 	master->ev_listen.type = EV_LISTEN;
 	master_watch(master->lfd, EPOLLIN, &master->ev_listen);
 	master->gen = proc_gen_new(conf);
 	log_info("listening on %s:%d, %d workers", conf->listen_ip,
 	    conf->listen_port, conf->workers);
+	if (ready != -1) {
+		if (write(ready, "", 1) != 1)
+			log_warn("%s: tell the starting process", __func__);
+		close(ready);
+	}
 
 	for (;;) {
 		now = master_now_ms();

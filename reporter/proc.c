@@ -126,8 +126,10 @@ proc_child(struct slot *s, int rfd, int afd, int hold)
 	char name[32];
 	int lo = rfd < afd ? rfd : afd, hi = rfd < afd ? afd : rfd;
 
-	if (master->pfh != NULL)
+	if (master->pfh != NULL) {
 		pidfile_close(master->pfh);
+		master->pfh = NULL;
+	}
 	if (close_range(3, (unsigned int)lo - 1, 0) == -1 ||
 	    close_range((unsigned int)lo + 1, (unsigned int)hi - 1, 0) == -1 ||
 	    close_range((unsigned int)hi + 1, ~0u, 0) == -1)
@@ -193,7 +195,7 @@ proc_read_acks(struct slot *s)
 			if (m[i].type != WMSG_ACK)
 				continue;
 			queue_ack(&s->q, m[i].seq);
-			s->rows = m[i].rows;
+			s->last = m[i];
 		}
 	}
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
@@ -224,6 +226,11 @@ proc_exited(struct slot *s, int status)
 	close(s->rfd);
 	close(s->afd);
 	s->pid = -1;
+	master->stats.rows += s->last.rows;
+	master->stats.connects += s->last.connects;
+	master->stats.retries += s->last.retries;
+	master->stats.dropped += s->last.dropped;
+	memset(&s->last, 0, sizeof(s->last));
 	s->rfd = s->afd = -1;
 	if (WIFSIGNALED(status))
 		log_warnx("worker %d (pid %ld) killed by signal %d (%s)",
@@ -255,6 +262,7 @@ proc_exited(struct slot *s, int status)
 		log_warnx("worker %d: respawning in %lld ms (%d quick "
 		    "deaths in a row)", s->id, (long long)delay, s->fails);
 	s->respawn_at = now + delay;
+	master->stats.restarts++;
 }
 
 void

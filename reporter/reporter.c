@@ -4,6 +4,7 @@
  * the workers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 static void usage(FILE *, int) __attribute__((noreturn));
 static struct pidfh *reporter_pidfile(const struct config *);
+static int reporter_daemonize(const struct config *, struct pidfh *);
 
 static const struct option reporter_longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -48,6 +50,59 @@ reporter_pidfile(const struct config *conf)
 	fatal("pidfile %s", conf->pidfile);
 }
 
+/*
+ * Detach, but let the starting process exit only when the daemon is
+ * ready (workers forked, pidfile written): 0 then, 1 if the daemon died
+ * first.  An init script or systemd's Type=forking thus never sees a
+ * half-started daemon or an empty pidfile.  Returns the descriptor to
+ * write the "ready" byte into.
+ */
+static int
+reporter_daemonize(const struct config *conf, struct pidfh *pfh)
+{
+	int p[2], fd;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("%s: pipe2", __func__);
+	switch (fork()) {
+	case -1:
+		fatal("%s: fork", __func__);
+	case 0:
+		break;
+	default:
+		close(p[1]);
+		if (read(p[0], &c, 1) == 1)
+			_exit(0);
+		fprintf(stderr, "lars-reporter: the daemon exited while "
+		    "starting; see %s\n", conf->log_file[0] != '\0' ?
+		    conf->log_file : "syslog");
+		_exit(1);
+	}
+	close(p[0]);
+	master->pid = getpid();		/* for the pidfile's removal */
+	if (setsid() == -1)
+		fatal("%s: setsid", __func__);
+	if (conf->log_file[0] != '\0') {
+		if (log_to_file(conf->log_file) == -1)
+			fatal("log_file %s", conf->log_file);
+	} else
+		log_init(LOG_TO_SYSLOG, log_getverbose(), "lars-reporter");
+	if (chdir("/") == -1)
+		fatal("%s: chdir /", __func__);
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		fatal("%s: /dev/null", __func__);
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	if (conf->log_file[0] == '\0')
+		dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	if (pidfile_write(pfh) == -1)
+		fatal("pidfile %s", conf->pidfile);
+	return p[1];
+}
+
 int
 main(int argc, char *argv[], char *envp[])
 {
@@ -55,7 +110,7 @@ main(int argc, char *argv[], char *envp[])
 	const char *file = CONF_DEFAULT_PATH;
 	struct config *conf;
 	struct pidfh *pfh = NULL;
-	int ch, debug = 0, check = 0, verbose = 0, nerrors;
+	int ch, debug = 0, check = 0, verbose = 0, nerrors, ready = -1;
 
 	setproctitle_init(argc, argv, envp);
 	while ((ch = getopt_long(argc, argv, "df:hnVv", reporter_longopts,
@@ -102,19 +157,12 @@ main(int argc, char *argv[], char *envp[])
 		exit(0);
 	}
 	log_setverbose(verbose + conf->verbose);
-	if (!debug) {
+	if (!debug)
 		pfh = reporter_pidfile(conf);
-		log_init(LOG_TO_SYSLOG, verbose + conf->verbose,
-		    "lars-reporter");
-		if (daemon(0, 0) == -1)
-			fatal("daemon");
-		if (conf->log_file[0] != '\0' &&
-		    log_to_file(conf->log_file) == -1)
-			fatal("log_file %s", conf->log_file);
-		if (pidfile_write(pfh) == -1)
-			fatal("pidfile %s", conf->pidfile);
-	}
 	log_procname("master");
+	master_init(conf, pfh, verbose);
+	if (!debug)
+		ready = reporter_daemonize(conf, pfh);
 	setproctitle("master");
-	master_run(conf, pfh, verbose);
+	master_run(ready);
 }

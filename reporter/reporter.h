@@ -96,6 +96,9 @@ struct wmsg {
 	uint64_t	seq;
 	uint64_t	rows;		/* rows upserted so far */
 	uint64_t	records;	/* records read so far */
+	uint64_t	connects;	/* MySQL connections made */
+	uint64_t	retries;	/* deadlocks and lock timeouts */
+	uint64_t	dropped;	/* rows MySQL refused, logged */
 };
 
 /* The master's state: master.c, listener.c, conn.c, dispatch.c, proc.c */
@@ -135,7 +138,7 @@ struct slot {
 	int64_t		 started;	/* ms */
 	int64_t		 respawn_at;	/* ms; 0: none due */
 	int		 fails;		/* quick deaths in a row */
-	uint64_t	 rows;		/* rows the worker committed */
+	struct wmsg	 last;		/* the worker's latest figures */
 };
 
 /*
@@ -157,6 +160,8 @@ struct gen {
 struct stats {
 	uint64_t	accepted, rejected, frames, records, empty;
 	uint64_t	bad_len, bad_msgid, bad_body, clamped, timeouts;
+	/* of workers that exited: live ones report through slot.last */
+	uint64_t	rows, connects, retries, dropped, restarts;
 };
 
 struct master {
@@ -167,6 +172,7 @@ struct master {
 	struct pidfh		*pfh;
 	int			 verbose;	/* -v on the command line */
 	int			 daemonized;
+	pid_t			 pid;
 	int			 epfd, sigfd, lfd;
 	struct evsrc		 ev_listen, ev_sig;
 	TAILQ_HEAD(, conn)	 conns;
@@ -184,8 +190,8 @@ extern struct master *master;
 int64_t		 master_now_ms(void);
 void		 master_watch(int fd, uint32_t events, struct evsrc *);
 void		 master_rewatch(int fd, uint32_t events, struct evsrc *);
-void		 master_run(struct config *, struct pidfh *, int verbose)
-		    __attribute__((noreturn));
+void		 master_init(struct config *, struct pidfh *, int verbose);
+void		 master_run(int ready) __attribute__((noreturn));
 void		 master_exit(int) __attribute__((noreturn));
 
 /* reload.c */

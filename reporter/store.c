@@ -407,8 +407,8 @@ store_isolate(struct store *st, struct coalesce *c, size_t lo, size_t hi)
 	enum store_class cl;
 	size_t mid;
 
-	cl = store_try(st, c, lo, hi);
-	if (cl == CLASS_OK || cl == CLASS_CONN || cl == CLASS_NEVER)
+	/* only a data error isolates: lock trouble is tried again later */
+	if ((cl = store_try(st, c, lo, hi)) != CLASS_DATA)
 		return cl;
 	if (hi - lo == 1) {
 		e = coalesce_entry(c, lo);
@@ -440,7 +440,7 @@ store_flush(struct store *st, struct coalesce *c)
 		return r;
 	coalesce_sort(c);
 	cl = store_try(st, c, 0, c->n);
-	if (cl == CLASS_DATA || cl == CLASS_AGAIN) {
+	if (cl == CLASS_DATA) {
 		log_warnx("a batch of %zu rows failed (%s): storing it in "
 		    "parts to find the rows that cannot be stored", c->n,
 		    st->lasterr);

@@ -40,6 +40,8 @@ struct worker {
 	int			 backoff_ms;
 	int			 eof;
 	int			 draining;	/* title says so */
+	pid_t			 master_pid;
+	int64_t			 orphan_until;	/* ms; master gone: give up */
 	uint64_t		 records, rows;
 	unsigned char		 buf[WORKER_READ_RECORDS *
 				    sizeof(struct record)];
@@ -53,6 +55,7 @@ static sigset_t worker_waitmask;	/* signals ppoll(2) lets in */
 static void worker_sigterm(int);
 static void worker_sigusr2(int);
 static int worker_can_flush(const struct worker *, int64_t);
+static void worker_orphan(struct worker *, int64_t);
 static int64_t worker_now_ms(void);
 static void worker_read(struct worker *);
 static void worker_flush(struct worker *);
@@ -96,9 +99,9 @@ worker_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);	/* meant for the master */
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR2);
@@ -161,6 +164,9 @@ worker_ack(struct worker *w)
 	m.seq = w->last_seq;
 	m.rows = w->rows;
 	m.records = w->records;
+	m.connects = store_stats(w->st)->connects;
+	m.retries = store_stats(w->st)->retries;
+	m.dropped = store_stats(w->st)->dropped;
 	if (write(w->afd, &m, sizeof(m)) != (ssize_t)sizeof(m))
 		log_warn("ack seq %llu to the master",
 		    (unsigned long long)m.seq);
@@ -208,12 +214,37 @@ worker_can_flush(const struct worker *w, int64_t now)
 	    (w->retry_at == 0 || now >= w->retry_at);
 }
 
+/*
+ * The master died (the pipe's EOF came from its exit): nobody will release
+ * a hold or respawn us.  Flush now, and give up after drain_timeout if
+ * MySQL stays unreachable.
+ */
+static void
+worker_orphan(struct worker *w, int64_t now)
+{
+	if (getppid() == w->master_pid)
+		return;
+	if (w->orphan_until == 0) {
+		log_warnx("the master is gone: flushing %zu rows and exiting",
+		    w->held.n);
+		w->orphan_until = now + (int64_t)w->conf->drain_timeout * 1000;
+		worker_hold = 0;
+	} else if (now >= w->orphan_until && w->unacked) {
+		log_warnx("the master is gone and MySQL did not take %zu rows "
+		    "within drain_timeout (%d s): they are lost", w->held.n,
+		    w->conf->drain_timeout);
+		exit(WORKER_EXIT_FATAL);
+	}
+}
+
 /* Milliseconds to sleep: until a flush or a retry is due; -1: forever. */
 static int
 worker_timeout(const struct worker *w, int64_t now)
 {
 	int64_t due;
 
+	if (worker_hold && (w->eof || worker_quit))
+		return 1000;	/* look whether the master still lives */
 	if (!w->unacked || worker_hold)
 		return -1;
 	due = w->retry_at != 0 ? w->retry_at : w->flush_at;
@@ -237,6 +268,7 @@ worker_main(const struct config *conf, int slot, int rfd, int afd, int hold)
 	w->slot = slot;
 	w->rfd = rfd;
 	w->afd = afd;
+	w->master_pid = getppid();
 	if (coalesce_init(&w->held, (size_t)conf->batch_rows * 2) == -1)
 		fatal("%s: coalesce_init", __func__);
 	w->st = store_new(conf, slot);
@@ -250,6 +282,8 @@ worker_main(const struct config *conf, int slot, int rfd, int afd, int hold)
 			w->draining = 1;
 			setproctitle("worker %d (draining)", slot);
 		}
+		if (done)
+			worker_orphan(w, now);
 		if (worker_can_flush(w, now) && (done || now >= w->flush_at ||
 		    w->held.n >= (size_t)conf->batch_rows)) {
 			worker_flush(w);
