@@ -23,8 +23,13 @@ struct record {
 	int32_t err;
 	uint32_t ts;		/* seconds; never 0 (stamped by the master) */
 	uint8_t overload;	/* 0 or 1 */
-	uint8_t pad[7];
+	uint8_t flags;		/* RECORD_* */
+	uint8_t pad[6];
 };
+
+/* Moved from an abandoned older generation: it loses ties on ts against
+ * what the new generation received, which came later. */
+#define RECORD_OLDER	0x01
 
 _Static_assert(sizeof(struct record) == 48, "record must be 48 bytes");
 

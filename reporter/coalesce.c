@@ -4,7 +4,9 @@
  *
  * A record replaces the held one when its ts is newer or equal: records
  * of one key arrive in the order the master received them, so for equal
- * ts the later one wins, as the table's rules say.  The table only holds
+ * ts the later one wins, as the table's rules say.  The exception is a
+ * record moved from an abandoned older generation (RECORD_OLDER): it
+ * arrives after records the master received later, so it loses ties.  The table only holds
  * keys not yet flushed; coalesce_clear() empties it after a commit in
  * time proportional to the keys held, not to the table's size.
  */
@@ -89,6 +91,7 @@ coalesce_grow(struct coalesce *c)
 		r.err = e->err;
 		r.ts = e->ts;
 		r.overload = e->overload;
+		r.flags = e->older ? RECORD_OLDER : 0;
 		coalesce_put(&n, &r);
 	}
 	coalesce_free(c);
@@ -117,7 +120,8 @@ coalesce_put(struct coalesce *c, const struct record *r)
 			break;
 		}
 		if (coalesce_same(e, r)) {
-			if (r->ts < e->ts)
+			if (r->ts < e->ts ||
+			    (r->ts == e->ts && (r->flags & RECORD_OLDER)))
 				return 0;
 			break;
 		}
@@ -126,6 +130,7 @@ coalesce_put(struct coalesce *c, const struct record *r)
 	e->err = r->err;
 	e->ts = r->ts;
 	e->overload = r->overload;
+	e->older = (r->flags & RECORD_OLDER) != 0;
 	return 1;
 }
 

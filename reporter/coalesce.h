@@ -15,6 +15,7 @@ struct centry {
 	int32_t		succ, err;
 	uint32_t	ts;
 	uint8_t		overload;
+	uint8_t		older;		/* RECORD_OLDER: loses ts ties */
 	uint8_t		used;
 };
 

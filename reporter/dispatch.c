@@ -73,6 +73,15 @@ dispatch_clamp(uint32_t v, int *clamped)
 	return (int32_t)v;
 }
 
+/* The queue of the current generation's slot for (modid, cmdid). */
+struct queue *
+dispatch_queue(int32_t modid, int32_t cmdid)
+{
+	struct gen *g = master->gen;
+
+	return &g->slots[ring_lookup(g->ring, modid, cmdid)].q;
+}
+
 void
 dispatch_frame(struct conn *c, int32_t msgid, const uint8_t *body,
     size_t len)
@@ -104,8 +113,7 @@ dispatch_frame(struct conn *c, int32_t msgid, const uint8_t *body,
 		return;
 	}
 	ts = req->ts != 0 ? req->ts : (uint32_t)time(NULL);
-	q = &master->gen->slots[ring_lookup(master->gen->ring, req->modid,
-	    req->cmdid)].q;
+	q = dispatch_queue(req->modid, req->cmdid);
 	for (i = 0; i < req->n_results; i++) {
 		h = req->results[i];
 		r = queue_append(q);
@@ -118,6 +126,7 @@ dispatch_frame(struct conn *c, int32_t msgid, const uint8_t *body,
 		r->err = dispatch_clamp(h->err, &clamped);
 		r->ts = ts;
 		r->overload = h->overload ? 1 : 0;
+		r->flags = 0;
 	}
 	master->stats.records += req->n_results;
 	if (clamped > 0) {

@@ -249,7 +249,7 @@ master_quit(void)
 		conn_read_all(c);
 	}
 	TAILQ_FOREACH(g, &master->gens, entry)
-		proc_gen_close(g);
+		proc_gen_close(g, 0);	/* drain_timeout bounds the stop */
 	setproctitle("master (stopping)");
 }
 
@@ -367,6 +367,8 @@ master_run(int ready)
 		proc_respawn_due(now);
 		if (now - sweep >= MASTER_SWEEP_MS) {
 			conn_sweep(now);
+			if (!master->quitting)
+				proc_gen_check(now);
 			sweep = now;
 		}
 		if (master->quitting && TAILQ_EMPTY(&master->gens)) {

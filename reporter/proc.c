@@ -39,6 +39,8 @@ static void proc_exited(struct slot *, int);
 static int proc_gen_done(const struct gen *);
 static void proc_gen_free(struct gen *);
 static int proc_must_hold(const struct gen *);
+static void proc_gen_abandon(struct gen *, const char *);
+static void proc_gen_move(struct gen *);
 
 static int proc_next_gen_id = 1;
 
@@ -69,10 +71,92 @@ proc_gen_new(struct config *conf)
 	return g;
 }
 
+/* deadline: when a reload's old generation must be gone; 0: none. */
 void
-proc_gen_close(struct gen *g)
+proc_gen_close(struct gen *g, int64_t deadline)
 {
 	g->closing = 1;
+	g->deadline = deadline;
+}
+
+/*
+ * An old generation that cannot commit (its database settings were what
+ * the reload fixed, or MySQL is down) must not hold the new one forever:
+ * past its deadline, or at once when a worker of it can never work, it is
+ * abandoned: its workers are killed and its uncommitted records move to
+ * the current generation's queues.
+ */
+static void
+proc_gen_abandon(struct gen *g, const char *why)
+{
+	int i;
+
+	if (g->abandoned || g == master->gen)
+		return;
+	log_warnx("generation %d %s: killing its workers and moving its "
+	    "uncommitted records to generation %d", g->id, why,
+	    master->gen->id);
+	g->abandoned = 1;
+	for (i = 0; i < g->nslots; i++) {
+		g->slots[i].respawn_at = 0;
+		if (g->slots[i].pid != -1)
+			kill(g->slots[i].pid, SIGKILL);
+	}
+	if (proc_gen_done(g))
+		proc_gen_free(g);
+}
+
+void
+proc_gen_check(int64_t now)
+{
+	struct gen *g, *next;
+
+	int i;
+
+	for (g = TAILQ_FIRST(&master->gens); g != NULL; g = next) {
+		next = TAILQ_NEXT(g, entry);
+		if (!g->closing || g->deadline == 0)
+			continue;
+		if (now >= g->deadline) {
+			proc_gen_abandon(g, "did not commit within "
+			    "drain_timeout");
+			continue;
+		}
+		for (i = 0; i < g->nslots; i++)
+			if (g->slots[i].pid == -1 && g->slots[i].never) {
+				proc_gen_abandon(g, "cannot work with its "
+				    "configuration");
+				break;
+			}
+	}
+}
+
+/* Append an abandoned generation's uncommitted records to the current
+ * one, marked as older so that they lose ties on ts. */
+static void
+proc_gen_move(struct gen *g)
+{
+	const struct record *r;
+	struct record *n;
+	struct queue *q;
+	uint64_t seq, seq_keep, moved = 0;
+	int i;
+
+	for (i = 0; i < g->nslots; i++) {
+		q = &g->slots[i].q;
+		for (seq = q->acked; seq < q->tail; seq++, moved++) {
+			r = &q->r[seq & (q->cap - 1)];
+			n = queue_append(dispatch_queue(r->modid, r->cmdid));
+			seq_keep = n->seq;
+			*n = *r;
+			n->seq = seq_keep;
+			n->flags |= RECORD_OLDER;
+		}
+		q->acked = q->sent = q->tail;
+	}
+	log_info("generation %d: %llu uncommitted records moved to "
+	    "generation %d", g->id, (unsigned long long)moved,
+	    master->gen->id);
 }
 
 static int
@@ -81,8 +165,8 @@ proc_gen_done(const struct gen *g)
 	int i;
 
 	for (i = 0; i < g->nslots; i++)
-		if (g->slots[i].pid != -1 ||
-		    queue_waiting(&g->slots[i].q) != 0)
+		if (g->slots[i].pid != -1 || (!g->abandoned &&
+		    queue_waiting(&g->slots[i].q) != 0))
 			return 0;
 	return 1;
 }
@@ -92,8 +176,11 @@ proc_gen_free(struct gen *g)
 {
 	int i;
 
-	log_info("generation %d: every record committed, workers gone",
-	    g->id);
+	if (g->abandoned)
+		proc_gen_move(g);
+	else
+		log_info("generation %d: every record committed, workers "
+		    "gone", g->id);
 	TAILQ_REMOVE(&master->gens, g, entry);
 	master->ngens--;
 	for (i = 0; i < g->nslots; i++)
@@ -219,6 +306,7 @@ static void
 proc_exited(struct slot *s, int status)
 {
 	int64_t now = master_now_ms(), delay = 0;
+	struct gen *g = s->gen;
 	pid_t pid = s->pid;
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 
@@ -243,9 +331,14 @@ proc_exited(struct slot *s, int status)
 		    "see its messages above; retrying slowly" : "");
 	else
 		log_info("worker %d (pid %ld) exited", s->id, (long)pid);
-	if (s->gen->closing && queue_waiting(&s->q) == 0) {
-		if (proc_gen_done(s->gen))
-			proc_gen_free(s->gen);
+	s->never = code == WORKER_EXIT_NEVER;
+	if (s->never && g->closing && g != master->gen && !g->abandoned) {
+		proc_gen_abandon(g, "cannot work with its configuration");
+		return;		/* g may be freed */
+	}
+	if (g->abandoned || (g->closing && queue_waiting(&s->q) == 0)) {
+		if (proc_gen_done(g))
+			proc_gen_free(g);
 		return;
 	}
 	if (code == WORKER_EXIT_NEVER)
@@ -258,7 +351,10 @@ proc_exited(struct slot *s, int status)
 		s->fails++;
 	} else
 		s->fails = 0;
-	if (delay > 0)
+	if (s->never)
+		log_warnx("worker %d: respawning in %lld ms", s->id,
+		    (long long)delay);
+	else if (delay > 0)
 		log_warnx("worker %d: respawning in %lld ms (%d quick "
 		    "deaths in a row)", s->id, (long long)delay, s->fails);
 	s->respawn_at = now + delay;

@@ -63,7 +63,8 @@ reload(void)
 	    log_to_file(conf->log_file) == -1)
 		log_warn("log_file %s; logging on as before", conf->log_file);
 	master->conf = conf;
-	proc_gen_close(old);
+	proc_gen_close(old, master_now_ms() +
+	    (int64_t)conf->drain_timeout * 1000);
 	master->gen = proc_gen_new(conf);
 	log_info("configuration reloaded: generation %d with %d workers; "
 	    "generation %d drains", master->gen->id, conf->workers, old->id);

@@ -138,6 +138,7 @@ struct slot {
 	int64_t		 started;	/* ms */
 	int64_t		 respawn_at;	/* ms; 0: none due */
 	int		 fails;		/* quick deaths in a row */
+	int		 never;		/* it last exited WORKER_EXIT_NEVER */
 	struct wmsg	 last;		/* the worker's latest figures */
 };
 
@@ -154,6 +155,8 @@ struct gen {
 	struct slot	*slots;
 	int		 nslots;
 	int		 closing;	/* close the pipes once all is written */
+	int64_t		 deadline;	/* ms: closing by reload, must be done */
+	int		 abandoned;	/* its records move to the current gen */
 	TAILQ_ENTRY(gen) entry;
 };
 
@@ -211,12 +214,14 @@ void		 conn_sweep(int64_t now);
 
 /* dispatch.c */
 void		 dispatch_init(void);
+struct queue	*dispatch_queue(int32_t modid, int32_t cmdid);
 void		 dispatch_frame(struct conn *, int32_t msgid, const uint8_t *,
 		    size_t);
 
 /* proc.c */
 struct gen	*proc_gen_new(struct config *);
-void		 proc_gen_close(struct gen *);
+void		 proc_gen_close(struct gen *, int64_t deadline);
+void		 proc_gen_check(int64_t now);
 void		 proc_spawn(struct slot *);
 void		 proc_kill_all(int sig);
 void		 proc_reap(void);

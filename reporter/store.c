@@ -43,11 +43,17 @@ static const char *store_key_cols[COL_NKEY] = {
 
 static const char store_head[] = "INSERT INTO " STORE_TABLE
     " (modid,cmdid,ip,port,caller,succ_cnt,err_cnt,ts,overload) VALUES ";
-static const char store_tail[] = " ON DUPLICATE KEY UPDATE"
-    " succ_cnt=IF(VALUES(ts)>=ts,VALUES(succ_cnt),succ_cnt),"
-    " err_cnt=IF(VALUES(ts)>=ts,VALUES(err_cnt),err_cnt),"
-    " overload=IF(VALUES(ts)>=ts,VALUES(overload),overload),"
-    " ts=GREATEST(ts,VALUES(ts))";
+#define STORE_TAIL(cmp) " ON DUPLICATE KEY UPDATE"			\
+    " succ_cnt=IF(VALUES(ts)" cmp "ts,VALUES(succ_cnt),succ_cnt),"	\
+    " err_cnt=IF(VALUES(ts)" cmp "ts,VALUES(err_cnt),err_cnt),"		\
+    " overload=IF(VALUES(ts)" cmp "ts,VALUES(overload),overload),"	\
+    " ts=GREATEST(ts,VALUES(ts))"
+
+/* Equal ts: the later report wins; rows moved from an abandoned older
+ * generation were received earlier than what the table holds, so they
+ * only win with a newer ts. */
+static const char store_tail[] = STORE_TAIL(">=");
+static const char store_tail_older[] = STORE_TAIL(">");
 
 enum store_class {
 	CLASS_OK,
@@ -348,13 +354,17 @@ store_upsert(struct store *st, struct coalesce *c, size_t lo, size_t hi)
 	const struct centry *e;
 	size_t i, rows;
 	char *p;
+	int older;
 
 	for (i = lo; i < hi; i += rows) {
 		p = st->sql;
 		memcpy(p, store_head, sizeof(store_head) - 1);
 		p += sizeof(store_head) - 1;
+		older = coalesce_entry(c, i)->older;
 		for (rows = 0; rows < st->stmt_rows && i + rows < hi; rows++) {
 			e = coalesce_entry(c, i + rows);
+			if (e->older != older)
+				break;	/* it needs the other tail */
 			if (rows > 0)
 				*p++ = ',';
 			p = store_put_row(st, p, e);
@@ -364,8 +374,14 @@ store_upsert(struct store *st, struct coalesce *c, size_t lo, size_t hi)
 				    e->cmdid, e->ip, e->port, e->caller,
 				    e->ts);
 		}
-		memcpy(p, store_tail, sizeof(store_tail) - 1);
-		p += sizeof(store_tail) - 1;
+		if (older) {
+			memcpy(p, store_tail_older,
+			    sizeof(store_tail_older) - 1);
+			p += sizeof(store_tail_older) - 1;
+		} else {
+			memcpy(p, store_tail, sizeof(store_tail) - 1);
+			p += sizeof(store_tail) - 1;
+		}
 		if (mysql_real_query(st->my, st->sql,
 		    (unsigned long)(p - st->sql)) != 0)
 			return store_rollback(st, store_error(st, "upsert"));
