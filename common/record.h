@@ -38,4 +38,36 @@ _Static_assert(sizeof(struct record) == 48, "record must be 48 bytes");
 _Static_assert(RECORD_PIPE_BATCH * sizeof(struct record) <= PIPE_BUF,
     "a batch of records must be an atomic pipe write");
 
+static inline int
+record_same_key(const struct record *a, const struct record *b)
+{
+	return a->modid == b->modid && a->cmdid == b->cmdid &&
+	    a->ip == b->ip && a->port == b->port && a->caller == b->caller;
+}
+
+static inline uint32_t
+record_key_hash(int32_t modid, int32_t cmdid, int32_t ip, int32_t port,
+    int32_t caller)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL;
+
+	h = (h ^ (uint32_t)modid) * 0xff51afd7ed558ccdULL;
+	h = (h ^ (uint32_t)cmdid) * 0xc4ceb9fe1a85ec53ULL;
+	h = (h ^ (uint32_t)ip) * 0xff51afd7ed558ccdULL;
+	h = (h ^ (uint32_t)port) * 0xc4ceb9fe1a85ec53ULL;
+	h = (h ^ (uint32_t)caller) * 0xff51afd7ed558ccdULL;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/*
+ * Does a record of a key, received after one with held_ts, replace it?
+ * Newer ts wins; equal ts: the later one, unless it was moved from an
+ * abandoned older generation (then it was received earlier).
+ */
+static inline int
+record_wins(uint32_t ts, uint8_t flags, uint32_t held_ts)
+{
+	return ts > held_ts || (ts == held_ts && !(flags & RECORD_OLDER));
+}
+
 #endif

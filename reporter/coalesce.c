@@ -52,14 +52,7 @@ coalesce_free(struct coalesce *c)
 static uint32_t
 coalesce_hash(const struct record *r)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL;
-
-	h = (h ^ (uint32_t)r->modid) * 0xff51afd7ed558ccdULL;
-	h = (h ^ (uint32_t)r->cmdid) * 0xc4ceb9fe1a85ec53ULL;
-	h = (h ^ (uint32_t)r->ip) * 0xff51afd7ed558ccdULL;
-	h = (h ^ (uint32_t)r->port) * 0xc4ceb9fe1a85ec53ULL;
-	h = (h ^ (uint32_t)r->caller) * 0xff51afd7ed558ccdULL;
-	return (uint32_t)(h ^ (h >> 32));
+	return record_key_hash(r->modid, r->cmdid, r->ip, r->port, r->caller);
 }
 
 static int
@@ -120,8 +113,7 @@ coalesce_put(struct coalesce *c, const struct record *r)
 			break;
 		}
 		if (coalesce_same(e, r)) {
-			if (r->ts < e->ts ||
-			    (r->ts == e->ts && (r->flags & RECORD_OLDER)))
+			if (!record_wins(r->ts, r->flags, e->ts))
 				return 0;
 			break;
 		}

@@ -207,25 +207,41 @@ master_flush_queues(void)
 		}
 }
 
-/* Stop reading agents while any slot holds queue_max records. */
+/*
+ * A slot holding queue_max records (its worker cannot commit) is compacted
+ * to one record per key.  When that does not get it under 3/4 of
+ * queue_max (too many distinct keys), stop reading agents until every
+ * slot is under half of it: TCP backpressure instead of loss.
+ */
 static void
 master_backpressure(void)
 {
+	const size_t max = (size_t)master->conf->queue_max;
+	struct queue *q;
 	struct gen *g;
-	size_t most = 0, w;
-	int i;
+	size_t most = 0, before;
+	int i, full = 0;
 
 	TAILQ_FOREACH(g, &master->gens, entry)
-		for (i = 0; i < g->nslots; i++)
-			if ((w = queue_waiting(&g->slots[i].q)) > most)
-				most = w;
-	if (!master->paused && most >= (size_t)master->conf->queue_max) {
-		log_warnx("%zu records wait for a worker (queue_max %d): "
-		    "not reading agents until MySQL catches up", most,
-		    master->conf->queue_max);
+		for (i = 0; i < g->nslots; i++) {
+			q = &g->slots[i].q;
+			if (queue_waiting(q) >= max && !master->paused) {
+				before = queue_waiting(q);
+				queue_compact(q);
+				log_info("worker %d: %zu records wait; kept the "
+				    "newest per key: %zu", g->slots[i].id,
+				    before, queue_waiting(q));
+				full |= queue_waiting(q) >= max / 4 * 3;
+			}
+			if (queue_waiting(q) > most)
+				most = queue_waiting(q);
+		}
+	if (!master->paused && full) {
+		log_warnx("%zu records of distinct keys wait for a worker "
+		    "(queue_max %zu): not reading agents until MySQL catches "
+		    "up", most, max);
 		conn_pause_all(1);
-	} else if (master->paused &&
-	    most < (size_t)master->conf->queue_max / 2) {
+	} else if (master->paused && most < max / 2) {
 		log_info("reading agents again (%zu records waiting)", most);
 		conn_pause_all(0);
 	}

@@ -5,11 +5,17 @@
  *	[ acked ........ sent ........ tail )
  *	  committed <-|  in the pipe  |  waiting to be written
  *
- * A record's sequence number is its position: record s lives at
- * r[s & (cap - 1)].  Appending is a copy; the array doubles when full, so
- * nothing is ever dropped (the master stops reading agents long before
- * memory runs out, see queue_waiting()).  When a worker dies, rewinding
- * `sent` to `acked` hands everything uncommitted to its replacement.
+ * acked, sent and tail are positions that only grow; record p lives at
+ * r[p & (cap - 1)] and carries its own sequence number, which the worker
+ * acks.  Appending is a copy; the array doubles when full, so nothing is
+ * ever dropped.  When a worker dies, rewinding `sent` to `acked` hands
+ * everything uncommitted to its replacement.
+ *
+ * When MySQL is down nothing is acked and the queue would grow with every
+ * record; queue_compact() keeps only the record of each key that would win
+ * (newest ts, later on ties), in order and with its seq, compacting the
+ * sent and the unsent parts apart so that acks and `sent` keep their
+ * meaning.  The queue is then bounded by distinct keys, not by records.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,7 +25,13 @@
 #include "log.h"
 #include "reporter.h"
 
+#define QUEUE_AT(q, p)	(&(q)->r[(p) & ((q)->cap - 1)])
+
 static void queue_grow(struct queue *);
+static size_t queue_pack(struct queue *, uint64_t, uint64_t, uint64_t,
+    const uint8_t *);
+static size_t queue_slot(const struct queue *, const uint64_t *, size_t,
+    const struct record *);
 
 int
 queue_init(struct queue *q, size_t cap)
@@ -47,12 +59,12 @@ queue_grow(struct queue *q)
 {
 	struct record *n;
 	size_t ncap = q->cap * 2;
-	uint64_t s;
+	uint64_t p;
 
 	if ((n = calloc(ncap, sizeof(*n))) == NULL)
 		fatal("%s: %zu records", __func__, ncap);
-	for (s = q->acked; s < q->tail; s++)
-		n[s & (ncap - 1)] = q->r[s & (q->cap - 1)];
+	for (p = q->acked; p < q->tail; p++)
+		n[p & (ncap - 1)] = *QUEUE_AT(q, p);
 	free(q->r);
 	q->r = n;
 	q->cap = ncap;
@@ -66,8 +78,8 @@ queue_append(struct queue *q)
 
 	if (q->tail - q->acked == q->cap)
 		queue_grow(q);
-	rec = &q->r[q->tail & (q->cap - 1)];
-	rec->seq = q->tail++;
+	rec = QUEUE_AT(q, q->tail++);
+	rec->seq = q->next_seq++;
 	return rec;
 }
 
@@ -110,13 +122,8 @@ queue_write(struct queue *q, int fd)
 void
 queue_ack(struct queue *q, uint64_t seq)
 {
-	if (seq >= q->sent) {
-		log_warnx("%s: ack of seq %llu beyond sent %llu", __func__,
-		    (unsigned long long)seq, (unsigned long long)q->sent);
-		return;
-	}
-	if (seq + 1 > q->acked)
-		q->acked = seq + 1;
+	while (q->acked < q->sent && QUEUE_AT(q, q->acked)->seq <= seq)
+		q->acked++;
 }
 
 void
@@ -129,4 +136,73 @@ size_t
 queue_waiting(const struct queue *q)
 {
 	return q->tail - q->acked;
+}
+
+/* Move the kept records of [from, to) to position `at`, in order. */
+static size_t
+queue_pack(struct queue *q, uint64_t from, uint64_t to, uint64_t at,
+    const uint8_t *keep)
+{
+	uint64_t p;
+	size_t kept = 0;
+
+	for (p = from; p < to; p++) {
+		if (!keep[p - q->acked])
+			continue;
+		if (at + kept != p)
+			*QUEUE_AT(q, at + kept) = *QUEUE_AT(q, p);
+		kept++;
+	}
+	return kept;
+}
+
+/* Where key of r sits in the open-addressing table of winners. */
+static size_t
+queue_slot(const struct queue *q, const uint64_t *win, size_t mask,
+    const struct record *r)
+{
+	size_t i = record_key_hash(r->modid, r->cmdid, r->ip, r->port,
+	    r->caller) & mask;
+
+	while (win[i] != 0 && !record_same_key(QUEUE_AT(q, win[i] - 1), r))
+		i = (i + 1) & mask;
+	return i;
+}
+
+/*
+ * Keep one record per key: the one that would win in the table.  Returns
+ * how many records it removed.
+ */
+size_t
+queue_compact(struct queue *q)
+{
+	const struct record *r, *w;
+	uint64_t *win, p;		/* winner's position + 1; 0: empty */
+	uint8_t *keep;
+	size_t n = q->tail - q->acked, size = 16, i, kept_sent, kept;
+
+	while (size < n * 2)
+		size <<= 1;
+	if ((win = calloc(size, sizeof(*win))) == NULL ||
+	    (keep = calloc(n + 1, 1)) == NULL)
+		fatal("%s: calloc", __func__);
+	for (p = q->acked; p < q->tail; p++) {
+		r = QUEUE_AT(q, p);
+		i = queue_slot(q, win, size - 1, r);
+		w = win[i] != 0 ? QUEUE_AT(q, win[i] - 1) : NULL;
+		if (w == NULL || record_wins(r->ts, r->flags, w->ts))
+			win[i] = p + 1;
+	}
+	/* all lookups before any record moves */
+	for (p = q->acked; p < q->tail; p++)
+		keep[p - q->acked] = win[queue_slot(q, win, size - 1,
+		    QUEUE_AT(q, p))] == p + 1;
+	free(win);
+	kept_sent = queue_pack(q, q->acked, q->sent, q->acked, keep);
+	kept = kept_sent + queue_pack(q, q->sent, q->tail,
+	    q->acked + kept_sent, keep);
+	free(keep);
+	q->sent = q->acked + kept_sent;
+	q->tail = q->acked + kept;
+	return n - kept;
 }

@@ -71,9 +71,10 @@ int		 ring_lookup(const struct ring *, int32_t modid, int32_t cmdid);
 struct queue {
 	struct record	*r;
 	size_t		 cap;		/* a power of two */
-	uint64_t	 acked;		/* first seq not yet committed */
-	uint64_t	 sent;		/* first seq not yet written */
-	uint64_t	 tail;		/* seq of the next record */
+	uint64_t	 acked;		/* position: first not yet committed */
+	uint64_t	 sent;		/* position: first not yet written */
+	uint64_t	 tail;		/* position of the next record */
+	uint64_t	 next_seq;	/* seq of the next record */
 };
 
 int		 queue_init(struct queue *, size_t cap);
@@ -83,6 +84,7 @@ int		 queue_write(struct queue *, int fd);
 void		 queue_ack(struct queue *, uint64_t seq);
 void		 queue_rewind(struct queue *);
 size_t		 queue_waiting(const struct queue *);
+size_t		 queue_compact(struct queue *);
 
 /* worker <-> master channel: one fixed-size message per write */
 enum wmsg_type {
