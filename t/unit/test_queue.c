@@ -83,5 +83,51 @@ main(void)
 	queue_free(&q);
 	close(p[0]);
 	close(p[1]);
+
+	/*
+	 * Compaction: 10 keys, 1000 records, the first 400 sent.  Key k's
+	 * ts grows with i except that key 3's newest ts comes first (an
+	 * agent's delayed report must not win), and key 5's last two have
+	 * equal ts (the later wins).
+	 */
+	queue_init(&q, 16);
+	for (i = 0; i < 1000; i++) {
+		r = queue_append(&q);
+		memset(&r->modid, 0, sizeof(*r) - sizeof(r->seq));
+		r->modid = i % 10;
+		r->ts = (uint32_t)(1000 + i);
+		r->succ = i;
+		if (i % 10 == 3)
+			r->ts = i == 3 ? 5000 : (uint32_t)i;
+		if (i == 985)
+			r->ts = 2000;
+		if (i == 995)
+			r->ts = 2000;
+	}
+	q.sent = 400;
+	is_int((int)queue_compact(&q), 990, "compaction removes 990 of 1000");
+	is_int((int)queue_waiting(&q), 10, "one record per key left");
+	ok(q.sent == q.acked + 1, "the one sent winner stays in the sent part");
+	{
+		int seen[10] = { 0 }, order = 1;
+		uint64_t last = 0;
+		uint64_t pos;
+
+		for (pos = q.acked; pos < q.tail; pos++) {
+			r = &q.r[pos & (q.cap - 1)];
+			seen[r->modid] = r->succ;
+			if (pos > q.acked && r->seq <= last)
+				order = 0;
+			last = r->seq;
+		}
+		ok(order, "kept records stay in seq order");
+		is_int(seen[3], 3, "key 3: the newest ts wins though sent first");
+		is_int(seen[5], 995, "key 5: equal ts, the later wins");
+		is_int(seen[7], 997, "key 7: the last record wins");
+		is_int((int)q.r[q.acked & (q.cap - 1)].seq, 3, "its seq kept");
+	}
+	queue_ack(&q, 3);
+	is_int((int)queue_waiting(&q), 9, "an ack by seq frees the sent one");
+	queue_free(&q);
 	return done_testing();
 }
