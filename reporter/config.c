@@ -27,6 +27,7 @@ enum cfg_type {
 	CFG_STR,
 	CFG_ADDR,		/* an IPv4 or IPv6 literal */
 	CFG_PATH,		/* an absolute path */
+	CFG_CIDRS,		/* CIDRs, comma or space separated; repeats add */
 	CFG_IGNORED,		/* the original's keys that mean nothing here */
 };
 
@@ -49,14 +50,20 @@ static const struct cfg_key cfg_keys[] = {
 	{ "mysql", "db_port", CFG_INT, C(db_port), "3306", 1, 65535 },
 	{ "mysql", "db_socket", CFG_STR, C(db_socket), "", 0, 0 },
 	{ "mysql", "db_user", CFG_STR, C(db_user), "root", 0, 0 },
+	{ "reactor", "allow", CFG_CIDRS, C(allow), NULL, 0, 0 },
 	{ "reactor", "frame_timeout", CFG_INT, C(frame_timeout), "30",
 	    1, 3600 },
+	{ "reactor", "idle_timeout", CFG_INT, C(idle_timeout), "0", 0, 86400 },
 	{ "reactor", "ip", CFG_ADDR, C(listen_ip), "0.0.0.0", 0, 0 },
 	{ "reactor", "maxConn", CFG_INT, C(max_conns), NULL, 1, 1000000 },
 	{ "reactor", "max_conns", CFG_INT, C(max_conns), "10000",
 	    1, 1000000 },
+	{ "reactor", "max_conns_per_ip", CFG_INT, C(max_conns_per_ip), "0",
+	    0, 1000000 },
 	{ "reactor", "max_msg_len", CFG_INT, C(max_msg_len), "65527",
 	    0, 65527 },
+	{ "reactor", "max_results", CFG_INT, C(max_results), "10000",
+	    1, 32768 },
 	{ "reactor", "port", CFG_INT, C(listen_port), "7779", 1, 65535 },
 	{ "reactor", "threadNum", CFG_IGNORED, 0, NULL, 0, 0 },
 	{ "reporter", "batch_rows", CFG_INT, C(batch_rows), "1000",
@@ -90,6 +97,9 @@ static const struct cfg_key *config_find(const char *, const char *);
 static int config_set(struct cfg_parse *, const struct cfg_key *,
     const char *);
 static void config_defaults(struct config *);
+static int config_cidr(const char *, struct cidr *);
+static int config_cidrs(struct cfg_parse *, const struct cfg_key *,
+    struct cidr_list *, const char *);
 static void config_line(struct cfg_parse *, char *);
 static void config_section(struct cfg_parse *, char *);
 static void config_error(struct cfg_parse *, const char *, ...)
@@ -140,6 +150,9 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *val)
 	char **sp;
 
 	switch (k->type) {
+	case CFG_CIDRS:
+		return config_cidrs(p, k, (struct cidr_list *)(base + k->off),
+		    val);
 	case CFG_IGNORED:
 		log_info("%s:%d: %s is ignored: lars-reporter's master has "
 		    "one thread", p->path, p->line, k->name);
@@ -178,6 +191,86 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *val)
 		return 0;
 	}
 	return -1;
+}
+
+/* "10.0.0.0/8" or "::1" (a whole address): into 16 bytes and a length. */
+static int
+config_cidr(const char *s, struct cidr *c)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash;
+	struct in_addr a4;
+	const char *errstr;
+	int max;
+
+	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
+		return -1;
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	memset(c, 0, sizeof(*c));
+	if (inet_pton(AF_INET, buf, &a4) == 1) {
+		c->addr[10] = c->addr[11] = 0xff;
+		memcpy(c->addr + 12, &a4, 4);
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, c->addr) == 1)
+		max = 128;
+	else
+		return -1;
+	c->bits = max;
+	if (slash != NULL) {
+		c->bits = (int)strtonum(slash, 0, max, &errstr);
+		if (errstr != NULL)
+			return -1;
+	}
+	if (max == 32)
+		c->bits += 96;
+	return 0;
+}
+
+static int
+config_cidrs(struct cfg_parse *p, const struct cfg_key *k,
+    struct cidr_list *l, const char *val)
+{
+	char *copy, *tok, *save = NULL;
+	struct cidr c, *v;
+	int bad = 0;
+
+	if ((copy = strdup(val)) == NULL)
+		fatal("%s: strdup", __func__);
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if (config_cidr(tok, &c) == -1) {
+			config_error(p, "%s: \"%s\" is not an address or "
+			    "CIDR", k->name, tok);
+			bad = 1;
+			continue;
+		}
+		if ((v = reallocarray(l->v, (size_t)l->n + 1,
+		    sizeof(*v))) == NULL)
+			fatal("%s: reallocarray", __func__);
+		l->v = v;
+		l->v[l->n++] = c;
+	}
+	free(copy);
+	return bad ? -1 : 0;
+}
+
+int
+cidr_match(const struct cidr_list *l, const uint8_t *addr)
+{
+	int i, full, rest;
+
+	if (l->n == 0)
+		return 1;
+	for (i = 0; i < l->n; i++) {
+		full = l->v[i].bits / 8;
+		rest = l->v[i].bits % 8;
+		if (memcmp(l->v[i].addr, addr, (size_t)full) != 0)
+			continue;
+		if (rest == 0 || ((l->v[i].addr[full] ^ addr[full]) &
+		    (0xff << (8 - rest))) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 static void
@@ -322,6 +415,7 @@ config_free(struct config *conf)
 		    cfg_keys[i].type == CFG_ADDR ||
 		    cfg_keys[i].type == CFG_PATH)
 			free(*(char **)((char *)conf + cfg_keys[i].off));
+	free(conf->allow.v);
 	free(conf->path);
 	free(conf);
 }

@@ -11,6 +11,8 @@
 #include <sys/epoll.h>
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,16 +24,19 @@
 static void conn_keep(struct conn *, const uint8_t *, size_t, int);
 
 void
-conn_new(int fd, const char *peer)
+conn_new(int fd, const char *peer, struct peer *p)
 {
 	struct conn *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s: %s: calloc", __func__, peer);
+		peer_put(p);
 		close(fd);
 		return;
 	}
 	c->fd = fd;
+	c->peer_ref = p;
+	c->last_read = master_now_ms();
 	c->ev.type = EV_CONN;
 	c->ev.obj = c;
 	strlcpy(c->peer, peer, sizeof(c->peer));
@@ -41,15 +46,31 @@ conn_new(int fd, const char *peer)
 	log_debug("%s: connected", c->peer);
 }
 
+/* A warning about this connection's input, rate-limited per peer. */
+void
+conn_warn(struct conn *c, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (!peer_may_warn(c->peer_ref))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s: %s", c->peer, msg);
+}
+
 void
 conn_close(struct conn *c, const char *why)
 {
 	if (why != NULL)
-		log_warnx("%s: closed: %s", c->peer, why);
+		conn_warn(c, "closed: %s", why);
 	else
 		log_debug("%s: closed", c->peer);
 	TAILQ_REMOVE(&master->conns, c, entry);
 	master->nconns--;
+	peer_put(c->peer_ref);
 	close(c->fd);
 	free(c->pend);
 	free(c);
@@ -113,6 +134,7 @@ conn_read(struct conn *c)
 		return -1;
 	}
 	len += (size_t)n;
+	c->last_read = master_now_ms();
 	while ((st = frame_parse(buf + pos, len - pos,
 	    (size_t)master->conf->max_msg_len, &f)) == FRAME_OK) {
 		master->stats.frames++;
@@ -148,27 +170,50 @@ void
 conn_pause_all(int pause)
 {
 	struct conn *c;
+	int64_t now = master_now_ms();
 
-	TAILQ_FOREACH(c, &master->conns, entry)
+	TAILQ_FOREACH(c, &master->conns, entry) {
 		master_rewatch(c->fd, pause ? 0 : EPOLLIN, &c->ev);
+		if (!pause) {	/* the wait was ours, not theirs */
+			c->last_read = now;
+			if (c->frame_since != 0)
+				c->frame_since = now;
+		}
+	}
 	master->paused = pause;
 }
 
-/* Close connections that hold a partial frame older than frame_timeout. */
+/*
+ * Close connections that hold a partial frame older than frame_timeout
+ * (slow or stalled senders cannot hold slots forever), and, with
+ * idle_timeout set, those that sent nothing for that long.  Not while
+ * paused: then the master is the one not reading.
+ */
 void
 conn_sweep(int64_t now)
 {
+	const struct config *conf = master->conf;
 	struct conn *c, *next;
-	int64_t limit = (int64_t)master->conf->frame_timeout * 1000;
+	int64_t limit = (int64_t)conf->frame_timeout * 1000;
+	int64_t idle = (int64_t)conf->idle_timeout * 1000;
 	char why[96];
 
+	peer_tick();
+	if (master->paused)
+		return;
 	for (c = TAILQ_FIRST(&master->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->frame_since == 0 || now - c->frame_since < limit)
-			continue;
-		master->stats.timeouts++;
-		snprintf(why, sizeof(why), "frame_timeout: %zu bytes of a "
-		    "frame for %d s", c->plen, master->conf->frame_timeout);
-		conn_close(c, why);
+		if (c->frame_since != 0 && now - c->frame_since >= limit) {
+			master->stats.timeouts++;
+			snprintf(why, sizeof(why), "frame_timeout: %zu bytes "
+			    "of a frame for %d s", c->plen,
+			    conf->frame_timeout);
+			conn_close(c, why);
+		} else if (idle > 0 && now - c->last_read >= idle) {
+			master->stats.idle++;
+			snprintf(why, sizeof(why), "idle_timeout: nothing for "
+			    "%d s", conf->idle_timeout);
+			conn_close(c, why);
+		}
 	}
 }

@@ -141,15 +141,18 @@ master_log_stats(void)
 			queued += queue_waiting(&g->slots[i].q);
 		}
 	log_info("stats: connections %d accepted %llu rejected %llu "
-	    "frames %llu records %llu empty %llu bad_length %llu "
-	    "bad_msgid %llu bad_body %llu timeouts %llu clamped %llu "
+	    "denied %llu per_ip %llu frames %llu records %llu empty %llu "
+	    "bad_length %llu bad_msgid %llu bad_body %llu too_many %llu "
+	    "timeouts %llu idle %llu clamped %llu "
 	    "queued %zu rows %llu mysql_connects %llu retries %llu "
 	    "dropped %llu worker_restarts %llu", master->nconns,
 	    (unsigned long long)t.accepted, (unsigned long long)t.rejected,
+	    (unsigned long long)t.denied, (unsigned long long)t.per_ip,
 	    (unsigned long long)t.frames, (unsigned long long)t.records,
 	    (unsigned long long)t.empty, (unsigned long long)t.bad_len,
 	    (unsigned long long)t.bad_msgid, (unsigned long long)t.bad_body,
-	    (unsigned long long)t.timeouts, (unsigned long long)t.clamped,
+	    (unsigned long long)t.too_many, (unsigned long long)t.timeouts,
+	    (unsigned long long)t.idle, (unsigned long long)t.clamped,
 	    queued, (unsigned long long)t.rows,
 	    (unsigned long long)t.connects, (unsigned long long)t.retries,
 	    (unsigned long long)t.dropped, (unsigned long long)t.restarts);

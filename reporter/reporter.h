@@ -32,12 +32,26 @@
 #define WORKER_EXIT_NEVER	3	/* can never work: bad credentials, no table */
 
 /* config.c */
+struct cidr {
+	uint8_t		 addr[16];	/* IPv4 as v4-mapped IPv6 */
+	int		 bits;
+};
+
+struct cidr_list {
+	struct cidr	*v;
+	int		 n;
+};
+
 struct config {
 	char		*path;
 	char		*listen_ip;	/* [reactor] ip */
 	int		 listen_port;	/* [reactor] port */
 	int		 max_conns;
 	int		 max_msg_len;
+	int		 max_results;
+	int		 max_conns_per_ip;
+	int		 idle_timeout;	/* seconds; 0: off */
+	struct cidr_list allow;		/* empty: everyone */
 	int		 frame_timeout;	/* seconds */
 	char		*db_host;
 	int		 db_port;
@@ -60,6 +74,7 @@ struct config	*config_load(const char *path, int *nerrors);
 void		 config_free(struct config *);
 int		 config_key_count(void);
 const char	*config_key(int, const char **section, const char **dflt);
+int		 cidr_match(const struct cidr_list *, const uint8_t *addr16);
 
 /* ring.c: consistent hashing of (modid, cmdid) onto worker slots */
 struct ring;
@@ -124,6 +139,8 @@ struct conn {
 	uint8_t			*pend;		/* bytes of a partial frame */
 	size_t			 plen, pcap;
 	int64_t			 frame_since;	/* ms: first byte of pend */
+	int64_t			 last_read;	/* ms: for idle_timeout */
+	struct peer		*peer_ref;	/* its address's entry */
 	TAILQ_ENTRY(conn)	 entry;
 };
 
@@ -164,7 +181,8 @@ struct gen {
 
 struct stats {
 	uint64_t	accepted, rejected, frames, records, empty;
-	uint64_t	bad_len, bad_msgid, bad_body, clamped, timeouts;
+	uint64_t	bad_len, bad_msgid, bad_body, too_many, clamped;
+	uint64_t	timeouts, idle, denied, per_ip;
 	/* of workers that exited: live ones report through slot.last */
 	uint64_t	rows, connects, retries, dropped, restarts;
 };
@@ -207,12 +225,20 @@ int		 listener_open(const char *ip, int port);
 void		 listener_accept(void);
 
 /* conn.c */
-void		 conn_new(int fd, const char *peer);
+void		 conn_new(int fd, const char *peer, struct peer *);
+void		 conn_warn(struct conn *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 int		 conn_read(struct conn *);
 void		 conn_read_all(struct conn *);
 void		 conn_close(struct conn *, const char *why);
 void		 conn_pause_all(int pause);
 void		 conn_sweep(int64_t now);
+
+/* peer.c */
+struct peer	*peer_get(const uint8_t *addr16, int max_per_ip);
+void		 peer_put(struct peer *);
+int		 peer_may_warn(struct peer *);
+void		 peer_tick(void);
 
 /* dispatch.c */
 void		 dispatch_init(void);

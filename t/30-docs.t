@@ -296,7 +296,8 @@ is(scalar @order, scalar @declared,
     ' keys)');
 
 my %typeword = (CFG_INT => 'number', CFG_STR => 'string',
-    CFG_ADDR => 'address', CFG_PATH => 'path', CFG_IGNORED => 'value');
+    CFG_ADDR => 'address', CFG_PATH => 'path', CFG_IGNORED => 'value',
+    CFG_CIDRS => 'cidr');
 
 # The keys of "The [x] section" lists, their text, and the Reloading list.
 my (%doc, %reload, $sect, $cur);
