@@ -34,6 +34,7 @@
 
 static void proc_child(struct slot *, int, int, int)
     __attribute__((noreturn));
+static void proc_close_range(unsigned int, unsigned int);
 static struct slot *proc_find(pid_t);
 static void proc_exited(struct slot *, int);
 static int proc_gen_done(const struct gen *);
@@ -206,6 +207,14 @@ proc_must_hold(const struct gen *g)
 	return TAILQ_FIRST(&master->gens) != g;
 }
 
+/* close_range(2) refuses first > last: an empty range is fine here. */
+static void
+proc_close_range(unsigned int first, unsigned int last)
+{
+	if (first <= last && close_range(first, last, 0) == -1)
+		fatal("%s: close_range %u-%u", __func__, first, last);
+}
+
 /* In the child: keep stdio and the two pipe ends, close the rest. */
 static void
 proc_child(struct slot *s, int rfd, int afd, int hold)
@@ -217,10 +226,9 @@ proc_child(struct slot *s, int rfd, int afd, int hold)
 		pidfile_close(master->pfh);
 		master->pfh = NULL;
 	}
-	if (close_range(3, (unsigned int)lo - 1, 0) == -1 ||
-	    close_range((unsigned int)lo + 1, (unsigned int)hi - 1, 0) == -1 ||
-	    close_range((unsigned int)hi + 1, ~0u, 0) == -1)
-		fatal("%s: close_range", __func__);
+	proc_close_range(3, (unsigned int)lo - 1);
+	proc_close_range((unsigned int)lo + 1, (unsigned int)hi - 1);
+	proc_close_range((unsigned int)hi + 1, ~0u);
 	log_reopen();
 	snprintf(name, sizeof(name), "worker %d", s->id);
 	log_procname(name);
