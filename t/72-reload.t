@@ -17,7 +17,7 @@ my $d = $t->dir;
 
 sub workers {
 	my $master = $t->reporter_pid;
-	return scalar grep { /^\s*\d+\s+$master\s+lars-reporter: worker \d+\s*$/ }
+	return scalar grep { /^\s*\d+\s+$master\s+lars-reporter: worker \d+\b/ }
 	    split /\n/, `ps -eo pid=,ppid=,args=`;
 }
 
