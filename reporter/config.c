@@ -80,6 +80,7 @@ static const struct cfg_key cfg_keys[] = {
 	    1, 0 },
 	{ "reporter", "queue_max", CFG_INT, C(queue_max), "1048576",
 	    1024, 268435456 },
+	{ "reporter", "user", CFG_STR, C(user), "", 0, 0 },
 };
 
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 static void usage(FILE *, int) __attribute__((noreturn));
 static struct pidfh *reporter_pidfile(const struct config *);
 static int reporter_daemonize(const struct config *, struct pidfh *);
+static void reporter_drop(const char *);
 
 static const struct option reporter_longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -103,6 +106,29 @@ reporter_daemonize(const struct config *conf, struct pidfh *pfh)
 	return p[1];
 }
 
+/*
+ * Least privilege: after the socket is bound and the pidfile and log file
+ * are open, become the configured user for good, workers included.
+ */
+static void
+reporter_drop(const char *user)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("user \"%s\" does not exist", user);
+	if (setgroups(1, &pw->pw_gid) == -1)
+		fatal("setgroups %u", (unsigned int)pw->pw_gid);
+	if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1)
+		fatal("setgid %u", (unsigned int)pw->pw_gid);
+	if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("setuid %u", (unsigned int)pw->pw_uid);
+	if (pw->pw_uid != 0 && (setuid(0) != -1 || geteuid() == 0))
+		fatalx("still root after dropping to %s", user);
+	log_info("running as %s (uid %u, gid %u)", user,
+	    (unsigned int)pw->pw_uid, (unsigned int)pw->pw_gid);
+}
+
 int
 main(int argc, char *argv[], char *envp[])
 {
@@ -157,12 +183,17 @@ main(int argc, char *argv[], char *envp[])
 		exit(0);
 	}
 	log_setverbose(verbose + conf->verbose);
+	if (geteuid() == 0 && conf->user[0] == '\0' && !debug)
+		fatalx("refusing to run as root: set [reporter] user in %s, "
+		    "or run in the foreground with -d", path);
 	if (!debug)
 		pfh = reporter_pidfile(conf);
 	log_procname("master");
 	master_init(conf, pfh, verbose);
 	if (!debug)
 		ready = reporter_daemonize(conf, pfh);
+	if (conf->user[0] != '\0')
+		reporter_drop(conf->user);
 	setproctitle("master");
 	master_run(ready);
 }

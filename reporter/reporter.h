@@ -64,6 +64,7 @@ struct config {
 	int		 drain_timeout;	/* seconds for a stop to commit all */
 	char		*pidfile;
 	char		*log_file;	/* daemon mode: instead of syslog */
+	char		*user;		/* drop to it after binding */
 	int		 flush_interval_ms;
 	int		 batch_rows;
 	int		 queue_max;	/* records waiting per worker before

@@ -15,10 +15,27 @@ use Lars;
 
 my $t = Lars->new;
 my $d = $t->dir;
-my $pidfile = "$d/lars.pid";
-my $conf = $t->conf('reporter.pidfile' => $pidfile,
-    'reporter.log_file' => "$d/reporter.log");
 my $bin = $t->bin('lars-reporter');
+
+# As root the daemon refuses to run without a user to drop to.
+my $conf = $t->conf('reporter.pidfile' => "$d/refused.pid");
+my $r = $t->run([$bin, '-f', $conf]);
+if ($> == 0) {
+	is($r->{status}, 1, 'as root without [reporter] user: exit 1');
+	like($r->{err}, qr/refusing to run as root: set \[reporter\] user/,
+	    'and says why');
+}
+
+# It runs as nobody: its pidfile in a directory nobody may write (so it
+# can remove it), the test directory open for sanitizer logs.
+my ($uid, $gid) = (getpwnam('nobody'))[2, 3];
+mkdir "$d/run";
+chown $uid, $gid, "$d/run";
+chmod 01777, $d;
+my $pidfile = "$d/run/lars.pid";
+$conf = $t->conf('reporter.pidfile' => $pidfile,
+    'reporter.log_file' => "$d/reporter.log", 'reporter.user' => 'nobody');
+chown $uid, $gid, $conf;
 
 sub titles {
 	my %t;
@@ -36,15 +53,18 @@ sub workers_of {
 	    ? ($1 => $_) : () } grep { $ps->{$_}{ppid} == $master } keys %$ps };
 }
 
-my $r = $t->run([$bin, '-f', $conf]);
+$r = $t->run([$bin, '-f', $conf]);
 is($r->{status}, 0, 'daemon start returns 0 once ready');
 ok(-s $pidfile, 'pidfile written before the starter returned');
-chomp(my $master = $t->read_file('lars.pid') // '');
+chomp(my $master = $t->read_file('run/lars.pid') // '');
 ok($master =~ /^\d+$/ && kill(0, $master), "pidfile names a live master ($master)");
 my $ps = titles();
 like($ps->{$master}{title} // '', qr/^lars-reporter: master\b/, 'master title');
 my $w = workers_of($master);
 is_deeply([sort keys %$w], [1, 2, 3], 'three workers titled "worker N"');
+my @owners = map { (stat "/proc/$_")[4] } $master, values %$w;
+is_deeply(\@owners, [($uid) x 4], 'master and workers run as nobody');
+like($t->log, qr/running as nobody \(uid $uid/, 'the drop is logged');
 
 $r = $t->run([$bin, '-f', $conf]);
 is($r->{status}, 1, 'a second instance exits 1');

@@ -29,9 +29,15 @@ for my $f (qw(usr/local/sbin/lars-reporter usr/local/bin/lars-report
 is((stat "$root/etc/lars/reporter.conf")[2] & 0777, 0600,
     'the installed config is not readable by others');
 
-my $pidfile = "$d/init.pid";
-my $conf = $t->conf('reporter.pidfile' => $pidfile,
-    'reporter.log_file' => "$d/reporter.log");
+my ($uid, $gid) = (getpwnam('nobody'))[2, 3];
+mkdir "$d/run";
+chown $uid, $gid, "$d/run";
+chmod 01777, $d;
+my $pidfile = "$d/run/init.pid";
+my @common = ('reporter.pidfile' => $pidfile,
+    'reporter.log_file' => "$d/reporter.log", 'reporter.user' => 'nobody');
+my $conf = $t->conf(@common);
+chown $uid, $gid, $conf;
 my %env = (DAEMON => "$root/usr/local/sbin/lars-reporter", CONFIG => $conf,
     PIDFILE => $pidfile, STOP_RETRY => 'TERM/30/KILL/5');
 sub init {
@@ -43,7 +49,7 @@ sub init {
 
 is(init('status'), 3, 'status before start: 3 (not running)');
 is(init('start'), 0, 'start: 0');
-chomp(my $pid = $t->read_file('init.pid') // '');
+chomp(my $pid = $t->read_file('run/init.pid') // '');
 ok($pid =~ /^\d+$/ && kill(0, $pid), "the daemon runs (pid $pid)");
 is(init('start'), 0, 'start when running: 0');
 is(init('status'), 0, 'status: 0 (running)');
@@ -56,10 +62,10 @@ ok($t->wait_log(qr/configuration reloaded: generation 2/), 'the daemon reloaded'
 $t->write_file('reporter.conf', $t->read_file('reporter.conf') . "nonsense = 1\n");
 is(init('reload'), 1, 'reload with an invalid config: 1');
 unlike($t->log, qr/generation 3/, 'and the daemon was not signalled');
-$t->conf('reporter.pidfile' => $pidfile, 'reporter.log_file' => "$d/reporter.log");
+$t->conf(@common);
 is(init('force-reload'), 0, 'force-reload: 0');
 is(init('restart'), 0, 'restart: 0');
-chomp(my $pid2 = $t->read_file('init.pid') // '');
+chomp(my $pid2 = $t->read_file('run/init.pid') // '');
 ok($pid2 =~ /^\d+$/ && $pid2 != $pid && kill(0, $pid2), 'restart made a new master');
 is(init('stop'), 0, 'stop: 0');
 ok(!-e $pidfile, 'the pidfile is gone');
@@ -69,7 +75,7 @@ is(init('bogus'), 2, 'an unknown action: 2');
 
 # a daemon that died without removing its pidfile
 is(init('start'), 0, 'start again');
-chomp($pid = $t->read_file('init.pid') // '');
+chomp($pid = $t->read_file('run/init.pid') // '');
 kill 'KILL', $pid;
 $t->wait_for(sub { !kill(0, $pid) || `ps -o stat= -p $pid` =~ /Z/ });
 is(init('status'), 1, 'status with a dead master and its pidfile: 1');
