@@ -72,8 +72,22 @@ conn_close(struct conn *c, const char *why)
 	master->nconns--;
 	peer_put(c->peer_ref);
 	close(c->fd);
-	free(c->pend);
-	free(c);
+	c->fd = -1;
+	/* events of this batch may still name it: free it after */
+	TAILQ_INSERT_TAIL(&master->dead_conns, c, entry);
+}
+
+/* After an event batch: free the connections closed in it. */
+void
+conn_gc(void)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&master->dead_conns)) != NULL) {
+		TAILQ_REMOVE(&master->dead_conns, c, entry);
+		free(c->pend);
+		free(c);
+	}
 }
 
 /* Keep the bytes of an unfinished frame; fresh: they start a new frame. */

@@ -168,7 +168,8 @@ master_event(struct evsrc *ev, uint32_t events)
 		listener_accept();
 		break;
 	case EV_CONN:
-		(void)conn_read(ev->obj);
+		if (((struct conn *)ev->obj)->fd != -1)
+			(void)conn_read(ev->obj);
 		break;
 	case EV_PIPE:
 		break;		/* writable again: master_flush_queues() */
@@ -334,7 +335,9 @@ master_init(struct config *conf, struct pidfh *pfh, int verbose)
 	master->pid = getpid();
 	atexit(master_atexit);
 	TAILQ_INIT(&master->conns);
+	TAILQ_INIT(&master->dead_conns);
 	TAILQ_INIT(&master->gens);
+	TAILQ_INIT(&master->dead_gens);
 	master->rbufsz = MASTER_RBUF;
 	if ((master->rbuf = malloc(master->rbufsz)) == NULL)
 		fatal("%s: malloc", __func__);
@@ -379,6 +382,8 @@ master_run(int ready)
 			fatal("epoll_wait");
 		for (i = 0; i < n; i++)
 			master_event(ev[i].data.ptr, ev[i].events);
+		conn_gc();
+		proc_gen_gc();
 		master_flush_queues();
 		if (!master->quitting)
 			master_backpressure();

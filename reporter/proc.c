@@ -184,20 +184,34 @@ proc_gen_free(struct gen *g)
 		    "gone", g->id);
 	TAILQ_REMOVE(&master->gens, g, entry);
 	master->ngens--;
-	for (i = 0; i < g->nslots; i++)
-		queue_free(&g->slots[i].q);
-	free(g->slots);
-	ring_free(g->ring);
-	if (g->conf != master->conf)
-		config_free(g->conf);
 	if (g == master->gen)
 		master->gen = NULL;	/* stopping: nothing routes to it */
-	free(g);
+	/* events of this batch may still name its slots: free it after */
+	TAILQ_INSERT_TAIL(&master->dead_gens, g, entry);
 	/* the oldest generation left may flush now */
 	if ((g = TAILQ_FIRST(&master->gens)) != NULL)
 		for (i = 0; i < g->nslots; i++)
 			if (g->slots[i].pid != -1)
 				kill(g->slots[i].pid, SIGUSR2);
+}
+
+/* After an event batch: free the generations that ended in it. */
+void
+proc_gen_gc(void)
+{
+	struct gen *g;
+	int i;
+
+	while ((g = TAILQ_FIRST(&master->dead_gens)) != NULL) {
+		TAILQ_REMOVE(&master->dead_gens, g, entry);
+		for (i = 0; i < g->nslots; i++)
+			queue_free(&g->slots[i].q);
+		free(g->slots);
+		ring_free(g->ring);
+		if (g->conf != master->conf)
+			config_free(g->conf);
+		free(g);
+	}
 }
 
 /* A generation holds its flushes while an older one is alive. */

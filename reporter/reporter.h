@@ -192,6 +192,7 @@ struct master {
 	struct config		*conf;		/* the current generation's */
 	struct gen		*gen;		/* the current generation */
 	TAILQ_HEAD(, gen)	 gens;		/* oldest first; gen is last */
+	TAILQ_HEAD(, gen)	 dead_gens;	/* freed after the event batch */
 	int			 ngens;
 	struct pidfh		*pfh;
 	int			 verbose;	/* -v on the command line */
@@ -200,6 +201,7 @@ struct master {
 	int			 epfd, sigfd, lfd;
 	struct evsrc		 ev_listen, ev_sig;
 	TAILQ_HEAD(, conn)	 conns;
+	TAILQ_HEAD(, conn)	 dead_conns;	/* freed after the event batch */
 	int			 nconns;
 	int			 paused;	/* not reading: queues full */
 	int			 quitting;
@@ -234,6 +236,7 @@ void		 conn_read_all(struct conn *);
 void		 conn_close(struct conn *, const char *why);
 void		 conn_pause_all(int pause);
 void		 conn_sweep(int64_t now);
+void		 conn_gc(void);
 
 /* peer.c */
 struct peer	*peer_get(const uint8_t *addr16, int max_per_ip);
@@ -251,6 +254,7 @@ void		 dispatch_frame(struct conn *, int32_t msgid, const uint8_t *,
 struct gen	*proc_gen_new(struct config *);
 void		 proc_gen_close(struct gen *, int64_t deadline);
 void		 proc_gen_check(int64_t now);
+void		 proc_gen_gc(void);
 void		 proc_spawn(struct slot *);
 void		 proc_kill_all(int sig);
 void		 proc_reap(void);
