@@ -71,7 +71,8 @@ main(void)
 		const char *name = config_key(i, &sec, &dflt);
 
 		snprintf(line, sizeof(line), "[%s]\n%s = %s\n", sec, name,
-		    dflt != NULL ? dflt : "1024");
+		    dflt != NULL ? dflt : strcmp(name, "allow") == 0 ?
+		    "10.0.0.0/8" : "1024");
 		c = load(line, &nerr);
 		ok(c != NULL, "key [%s] %s is accepted", sec, name);
 		config_free(c);
@@ -89,6 +90,45 @@ main(void)
 	ok(c == NULL && nerr == 2, "unknown section and its keys are errors");
 	c = load("[reactor]\nport 1\nip = 1.2.3.4\nport = x\n", &nerr);
 	ok(c == NULL && nerr == 2, "every error is counted");
+	/* the allow list: IPv4 and IPv6 CIDRs, lines add up */
+	c = load("[reactor]\nallow = 10.0.0.0/8, 192.168.1.7\n"
+	    "allow = fd00::/8 ::1\n", &nerr);
+	ok(c != NULL && c->allow.n == 4, "four CIDRs over two allow lines");
+	if (c != NULL) {
+		uint8_t a[16] = { 0 };
+
+		a[10] = a[11] = 0xff;
+		a[12] = 10, a[13] = 200, a[14] = 3, a[15] = 4;
+		ok(cidr_match(&c->allow, a), "10.200.3.4 is in 10.0.0.0/8");
+		a[12] = 11;
+		ok(!cidr_match(&c->allow, a), "11.200.3.4 is not");
+		a[12] = 192, a[13] = 168, a[14] = 1, a[15] = 7;
+		ok(cidr_match(&c->allow, a), "192.168.1.7 matches itself");
+		a[15] = 8;
+		ok(!cidr_match(&c->allow, a), "192.168.1.8 does not");
+		memset(a, 0, sizeof(a));
+		a[0] = 0xfd, a[15] = 9;
+		ok(cidr_match(&c->allow, a), "fd00::9 is in fd00::/8");
+		a[0] = 0xfe;
+		ok(!cidr_match(&c->allow, a), "fe00::9 is not");
+		memset(a, 0, sizeof(a));
+		a[15] = 1;
+		ok(cidr_match(&c->allow, a), "::1 matches");
+	}
+	config_free(c);
+	c = load("[reactor]\nallow = 10.0.0.0/33\n", &nerr);
+	ok(c == NULL && nerr == 1, "an IPv4 prefix over 32 is an error");
+	c = load("[reactor]\nallow = example.com\n", &nerr);
+	ok(c == NULL && nerr == 1, "a name is not an address");
+	c = load("", &nerr);
+	ok(c != NULL && c->allow.n == 0, "no allow: empty list");
+	if (c != NULL) {
+		uint8_t any[16] = { 1, 2, 3 };
+
+		ok(cidr_match(&c->allow, any), "and everyone is allowed");
+	}
+	config_free(c);
+
 	unlink(path);
 	c = config_load(path, &nerr);
 	ok(c == NULL && nerr == 1, "a missing file is an error");
