@@ -1,0 +1,150 @@
+#!/usr/bin/perl
+#
+# MariaDB stopped for 20 s in the middle of a ~30k records/s load over
+# 20000 keys, then started again: the final table is exactly the load
+# generator's.  While it is down the reporter keeps reading agents and
+# coalescing, and its memory is bounded by the number of distinct keys,
+# not by the records received: the master's and the workers' RSS growth
+# over their pre-outage RSS stays under a bound computed from the key
+# count, and the records received during the outage would not fit in it.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use Lars;
+
+my $KEYS = 20000;
+my $SLOTS = 3;
+my $RECORD = 48;		# sizeof(struct record)
+my $MiB = 1024 * 1024;
+
+my $t = Lars->new;
+my $d = $t->dir;
+# An ASan build keeps freed memory in a quarantine (256 MiB by default) to
+# catch uses after free: resident, but not the daemon's.  Keep it small so
+# that RSS measures what the reporter holds.
+$ENV{ASAN_OPTIONS} .= ':quarantine_size_mb=1';
+
+sub workers {
+	my $master = $t->reporter_pid;
+	my %w;
+	for (split /\n/, `ps -eo pid=,ppid=,args=`) {
+		$w{$1} = $2 if /^\s*(\d+)\s+$master\s+lars-reporter: worker (\d+)\b/;
+	}
+	return \%w;	# pid => slot
+}
+
+sub start_load {
+	my @args = @_;
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		open STDOUT, '>', "$d/load.out" or POSIX::_exit(127);
+		open STDERR, '>', "$d/load.err" or POSIX::_exit(127);
+		exec($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port,
+		    '-L', @args) or POSIX::_exit(127);
+	}
+	return $pid;
+}
+
+sub stats {
+	my $n = () = $t->log =~ /stats: /g;
+	$t->signal('USR1');
+	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or return {};
+	my @l = $t->log =~ /stats: (.*)/g;
+	return { $l[-1] =~ /(\w+) (\d+)/g };
+}
+
+# VmRSS in bytes, undef if the process is gone.
+sub rss {
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/status" or return undef;
+	while (my $l = <$fh>) {
+		return $1 * 1024 if $l =~ /^VmRSS:\s+(\d+)\s+kB/;
+	}
+	return undef;
+}
+
+# The unix socket: a restarted MariaDB listens on a new TCP port.
+$t->conf(socket => 1, 'reporter.db_thread_cnt' => $SLOTS,
+    'reporter.queue_max' => 50000);
+$t->run_reporter;
+ok($t->wait_for(sub { keys %{ workers() } == $SLOTS }), "$SLOTS workers");
+my $master = $t->reporter_pid;
+
+my $load = start_load('-n', 8, '-T', 30, '-R', 3000, '-r', 10, '-k', $KEYS,
+    '-o', "$d/expected.tsv");
+my $t0 = time;
+sleep 5;	# every key sent a few times; queues and tables at full size
+
+my %base = (master => rss($master));
+my %wpid = reverse %{ workers() };	# slot => pid
+$base{$_} = rss($wpid{$_}) for keys %wpid;
+my $before = stats();
+diag(sprintf "before the outage: %d records received; RSS master %.1f MiB, "
+    . "workers %s", $before->{records},
+    $base{master} / $MiB, join ', ', map { sprintf "%.1f MiB", $base{$_} / $MiB }
+    sort keys %wpid);
+
+$t->_stop_db;
+my $down = time;
+diag(sprintf "MariaDB stopped at %.1f s", $down - $t0);
+my %peak = %base;
+while (time - $down < 20) {
+	sleep 1;
+	for my $who ('master', keys %wpid) {
+		my $pid = $who eq 'master' ? $master : $wpid{$who};
+		my $r = rss($pid) // next;
+		$peak{$who} = $r if $r > $peak{$who};
+	}
+}
+my $during = stats();
+$t->_start_db;
+diag(sprintf "MariaDB started at %.1f s", time - $t0);
+
+my $received = $during->{records} - $before->{records};
+my $mbound = $KEYS * $RECORD * 2 * $SLOTS + 8 * $MiB;
+my $wbound = $KEYS * 100 + 4 * $MiB;
+diag(sprintf "outage: %d records received (%.1f MiB as %d-byte records); "
+    . "bound on the master's growth %.1f MiB, on a worker's %.1f MiB",
+    $received, $received * $RECORD / $MiB, $RECORD, $mbound / $MiB,
+    $wbound / $MiB);
+cmp_ok($received * $RECORD, '>', $mbound,
+    'the records received while MariaDB was down would exceed the bound');
+cmp_ok($received / $SLOTS * $RECORD, '>', $wbound,
+    "so would a worker's share of them (about 1/$SLOTS)");
+cmp_ok($peak{master} - $base{master}, '<', $mbound,
+    sprintf "master RSS grew %.1f MiB (%.1f -> %.1f): bounded by the keys",
+    ($peak{master} - $base{master}) / $MiB, $base{master} / $MiB,
+    $peak{master} / $MiB);
+for my $slot (sort keys %wpid) {
+	cmp_ok($peak{$slot} - $base{$slot}, '<', $wbound,
+	    sprintf "worker %d RSS grew %.1f MiB (%.1f -> %.1f): bounded by "
+	    . "the keys", $slot, ($peak{$slot} - $base{$slot}) / $MiB,
+	    $base{$slot} / $MiB, $peak{$slot} / $MiB);
+}
+is_deeply(workers(), { reverse %wpid }, 'no worker died during the outage');
+
+ok(waitpid($load, 0) == $load && $? == 0, 'the load generator finished')
+    or diag($t->read_file('load.err'));
+my $out = $t->read_file('load.out') // '';
+like($out, qr/expecting $KEYS rows/, "load: $KEYS keys") or diag($out);
+my ($records) = $out =~ /(\d+) records over/;
+diag("load: $out");
+
+my $expected = $t->read_file('expected.tsv');
+ok($t->wait_rows($expected, 60), 'the table is exactly the expected one');
+diag(sprintf "table complete at %.1f s", time - $t0);
+my $s = stats();
+is($s->{records}, $records, 'stats: the master received every record sent');
+is($s->{dropped}, 0, 'stats: nothing dropped');
+is($s->{worker_restarts}, 0, 'stats: no worker restarts');
+like($t->log, qr/MySQL error (?:2002|2006|2013|1053|1927)\b/,
+    'the log shows the lost server');
+like($t->log, qr/rows held; retrying in \d+ ms/, 'and the retries');
+like($t->log, qr/MySQL is back: \d+ rows stored/, 'and its return');
+like($t->log, qr/kept the newest per key/, 'the master compacted its queues');
+
+$t->done_testing;

@@ -1,0 +1,92 @@
+#!/usr/bin/perl
+#
+# MariaDB restarted (stop, start) three times in a row, about 2 s apart,
+# during a load of ~30k records/s over 20000 keys: each worker loses its
+# connection, reconnects with backoff and re-sends what failed; the final
+# table is exactly the load generator's.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use Lars;
+
+my $t = Lars->new;
+my $d = $t->dir;
+
+sub workers {
+	my $master = $t->reporter_pid;
+	my %w;
+	for (split /\n/, `ps -eo pid=,ppid=,args=`) {
+		$w{$1} = $2 if /^\s*(\d+)\s+$master\s+lars-reporter: worker (\d+)\b/;
+	}
+	return \%w;	# pid => slot
+}
+
+sub start_load {
+	my @args = @_;
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		open STDOUT, '>', "$d/load.out" or POSIX::_exit(127);
+		open STDERR, '>', "$d/load.err" or POSIX::_exit(127);
+		exec($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port,
+		    '-L', @args) or POSIX::_exit(127);
+	}
+	return $pid;
+}
+
+sub stats {
+	my $n = () = $t->log =~ /stats: /g;
+	$t->signal('USR1');
+	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or return {};
+	my @l = $t->log =~ /stats: (.*)/g;
+	return { $l[-1] =~ /(\w+) (\d+)/g };
+}
+
+# The unix socket: a restarted MariaDB listens on a new TCP port.
+$t->conf(socket => 1, 'reporter.db_thread_cnt' => 3);
+$t->run_reporter;
+ok($t->wait_for(sub { keys %{ workers() } == 3 }), 'three workers');
+my %w0 = %{ workers() };
+
+my $load = start_load('-n', 8, '-T', 12, '-R', 3000, '-r', 10, '-k', 20000,
+    '-o', "$d/expected.tsv");
+my $t0 = time;
+sleep 2;
+for my $i (1 .. 3) {
+	my $db0 = $t->db->{PID};
+	$t->_stop_db;
+	$t->_start_db;
+	isnt($t->db->{PID}, $db0, sprintf "restart %d at %.1f s: a new server "
+	    . "(pid %d)", $i, time - $t0, $t->db->{PID});
+	sleep 2;
+}
+
+ok(waitpid($load, 0) == $load && $? == 0, 'the load generator finished')
+    or diag($t->read_file('load.err'));
+my $out = $t->read_file('load.out') // '';
+like($out, qr/expecting 20000 rows/, 'load: 20000 keys') or diag($out);
+my ($records) = $out =~ /(\d+) records over/;
+diag("load: $out");
+
+my $expected = $t->read_file('expected.tsv');
+ok($t->wait_rows($expected, 60), 'the table is exactly the expected one');
+diag(sprintf "table complete at %.1f s", time - $t0);
+
+my $log = $t->log;
+my $lost = () = $log =~ /MySQL error (?:2002|2006|2013|1053|1927)\b/g;
+cmp_ok($lost, '>=', 3, "the log shows the lost server ($lost lines)");
+my $connects = () = $log =~ /connected to MySQL/g;
+cmp_ok($connects, '>=', 3 + 3, "and the workers reconnecting ($connects "
+    . 'connects, 3 at start)');
+my $s = stats();
+is($s->{records}, $records, 'stats: the master received every record sent');
+is($s->{dropped}, 0, 'stats: nothing dropped');
+is($s->{worker_restarts}, 0, 'stats: no worker restarts');
+cmp_ok($s->{mysql_connects}, '>=', 6, "stats: $s->{mysql_connects} MySQL "
+    . 'connects');
+is_deeply(workers(), \%w0, 'the same workers still run');
+
+$t->done_testing;

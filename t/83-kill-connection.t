@@ -1,0 +1,111 @@
+#!/usr/bin/perl
+#
+# The server kills the reporter's MySQL connections (KILL CONNECTION of
+# every connection of user lars, from information_schema.PROCESSLIST),
+# twice during a load of ~30k records/s over 20000 keys: each worker sees
+# the lost connection, reconnects and re-sends what failed; the final
+# table is exactly the load generator's.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use Lars;
+
+my $t = Lars->new;
+my $d = $t->dir;
+
+sub workers {
+	my $master = $t->reporter_pid;
+	my %w;
+	for (split /\n/, `ps -eo pid=,ppid=,args=`) {
+		$w{$1} = $2 if /^\s*(\d+)\s+$master\s+lars-reporter: worker (\d+)\b/;
+	}
+	return \%w;	# pid => slot
+}
+
+sub start_load {
+	my @args = @_;
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		open STDOUT, '>', "$d/load.out" or POSIX::_exit(127);
+		open STDERR, '>', "$d/load.err" or POSIX::_exit(127);
+		exec($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port,
+		    '-L', @args) or POSIX::_exit(127);
+	}
+	return $pid;
+}
+
+sub stats {
+	my $n = () = $t->log =~ /stats: /g;
+	$t->signal('USR1');
+	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or return {};
+	my @l = $t->log =~ /stats: (.*)/g;
+	return { $l[-1] =~ /(\w+) (\d+)/g };
+}
+
+sub lars_conns {
+	return split ' ', $t->sql("SELECT ID FROM information_schema.PROCESSLIST "
+	    . "WHERE USER = 'lars' ORDER BY ID");
+}
+
+$t->conf('reporter.db_thread_cnt' => 3);
+$t->run_reporter;
+ok($t->wait_for(sub { keys %{ workers() } == 3 }), 'three workers');
+my %w0 = %{ workers() };
+ok($t->wait_for(sub { lars_conns() == 3 }), 'three connections of lars');
+
+my $load = start_load('-n', 8, '-T', 10, '-R', 3000, '-r', 10, '-k', 20000,
+    '-o', "$d/expected.tsv");
+my $t0 = time;
+sleep 2;
+my %killed;
+for my $round (1 .. 2) {
+	my @ids = lars_conns();
+	is(scalar @ids, 3, "round $round: three connections of lars: @ids");
+	for my $id (@ids) {
+		# a connection may be gone already, or be ending: not an error
+		my $r = $t->run(['mariadb', '--no-defaults',
+		    "--socket=" . $t->db->{SOCKET}, '-u', scalar getpwuid($<),
+		    '-e', "KILL CONNECTION $id"]);
+		$killed{$id} = 1 unless $r->{status};
+		diag("KILL CONNECTION $id: $r->{err}") if $r->{status};
+	}
+	cmp_ok(scalar(grep { $killed{$_} } @ids), '>=', 1,
+	    sprintf "round %d at %.1f s: killed", $round, time - $t0);
+	ok($t->wait_for(sub {
+		my @now = lars_conns();
+		@now == 3 && !grep { $killed{$_} } @now;
+	}, 20), "round $round: three new connections")
+	    or diag('now: ' . join ' ', lars_conns());
+	sleep 2;
+}
+
+ok(waitpid($load, 0) == $load && $? == 0, 'the load generator finished')
+    or diag($t->read_file('load.err'));
+my $out = $t->read_file('load.out') // '';
+like($out, qr/expecting 20000 rows/, 'load: 20000 keys') or diag($out);
+my ($records) = $out =~ /(\d+) records over/;
+diag("load: $out");
+
+my $expected = $t->read_file('expected.tsv');
+ok($t->wait_rows($expected, 60), 'the table is exactly the expected one');
+diag(sprintf "table complete at %.1f s", time - $t0);
+
+my $log = $t->log;
+my @lost = $log =~ /(MySQL error (?:2006|2013|1927|1053)\b[^\n]*)/g;
+cmp_ok(scalar @lost, '>=', 6, 'the log shows every lost connection')
+    or diag($t->log_tail(40));
+diag("lost: $_") for (sort { $a cmp $b } keys %{{ map { $_ => 1 } @lost }});
+my $connects = () = $log =~ /connected to MySQL/g;
+is($connects, 9, 'and every worker reconnecting twice (9 connects)');
+my $s = stats();
+is($s->{records}, $records, 'stats: the master received every record sent');
+is($s->{dropped}, 0, 'stats: nothing dropped');
+is($s->{mysql_connects}, 9, 'stats: 9 MySQL connects');
+is($s->{worker_restarts}, 0, 'stats: no worker restarts');
+is_deeply(workers(), \%w0, 'the same workers still run');
+
+$t->done_testing;

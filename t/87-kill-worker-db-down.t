@@ -1,0 +1,107 @@
+#!/usr/bin/perl
+#
+# Both at once: MariaDB is down, the master has compacted the queues to
+# one record per key (queue_max 4096), and then every worker is killed
+# in turn.  Each replacement is handed the compacted queue of its slot
+# ("records to replay"), cannot connect either, and keeps reading and
+# coalescing; once MariaDB is back the final table is exactly the load
+# generator's.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use Lars;
+
+my $t = Lars->new;
+my $d = $t->dir;
+
+sub workers {
+	my $master = $t->reporter_pid;
+	my %w;
+	for (split /\n/, `ps -eo pid=,ppid=,args=`) {
+		$w{$1} = $2 if /^\s*(\d+)\s+$master\s+lars-reporter: worker (\d+)\b/;
+	}
+	return \%w;	# pid => slot
+}
+
+sub start_load {
+	my @args = @_;
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		open STDOUT, '>', "$d/load.out" or POSIX::_exit(127);
+		open STDERR, '>', "$d/load.err" or POSIX::_exit(127);
+		exec($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port,
+		    '-L', @args) or POSIX::_exit(127);
+	}
+	return $pid;
+}
+
+sub stats {
+	my $n = () = $t->log =~ /stats: /g;
+	$t->signal('USR1');
+	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or return {};
+	my @l = $t->log =~ /stats: (.*)/g;
+	return { $l[-1] =~ /(\w+) (\d+)/g };
+}
+
+# The unix socket: a restarted MariaDB listens on a new TCP port.
+$t->conf(socket => 1, 'reporter.db_thread_cnt' => 3,
+    'reporter.queue_max' => 4096);
+$t->run_reporter;
+ok($t->wait_for(sub { keys %{ workers() } == 3 }), 'three workers');
+
+my $t0 = time;
+my $load = start_load('-n', 4, '-T', 14, '-R', 2000, '-r', 10, '-k', 6000,
+    '-o', "$d/expected.tsv");
+sleep 2;
+$t->_stop_db;
+diag(sprintf "MariaDB stopped at %.1f s", time - $t0);
+ok($t->wait_log(qr/kept the newest per key/, 10),
+    'the master compacts the queues') or diag($t->log_tail);
+
+my %done;
+for my $i (1 .. 3) {
+	my $w = workers();
+	my ($pid) = grep { !$done{$w->{$_}} } sort keys %$w;
+	if (!$pid) {
+		fail("kill $i: no worker left to kill");
+		next;
+	}
+	my $slot = $w->{$pid};
+	$done{$slot} = 1;
+	ok(kill('KILL', $pid), sprintf "kill %d at %.1f s: worker %d (pid %d)",
+	    $i, time - $t0, $slot, $pid);
+	ok($t->wait_log(qr/worker $slot of generation 1 started, pid \d+, \d+ records to replay/, 10),
+	    "worker $slot respawned");
+	sleep 1;
+}
+my @replay = $t->log =~ /worker \d+ of generation 1 started, pid \d+, (\d+) records to replay/g;
+diag("records to replay: @replay");
+is(scalar @replay, 6, 'three starts and three respawns');
+my @respawned = @replay[3 .. $#replay];
+ok(!grep({ $_ == 0 || $_ > 6000 } @respawned),
+    'each replacement got its slot\'s records, at most one per key');
+
+sleep 1;
+$t->_start_db;
+diag(sprintf "MariaDB started at %.1f s", time - $t0);
+
+ok(waitpid($load, 0) == $load && $? == 0, 'the load generator finished')
+    or diag($t->read_file('load.err'));
+my $out = $t->read_file('load.out') // '';
+like($out, qr/expecting 6000 rows/, 'load: 6000 keys') or diag($out);
+my ($records) = $out =~ /(\d+) records over/;
+diag("load: $out");
+
+my $expected = $t->read_file('expected.tsv');
+ok($t->wait_rows($expected, 60), 'the table is exactly the expected one');
+diag(sprintf "table complete at %.1f s", time - $t0);
+my $s = stats();
+is($s->{records}, $records, 'stats: the master received every record sent');
+is($s->{dropped}, 0, 'stats: nothing dropped');
+is($s->{worker_restarts}, 3, 'stats: 3 worker restarts');
+
+$t->done_testing;

@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+#
+# mariadb.sh: a private MariaDB server for the tests and for `make run`.
+#
+#   t/lib/mariadb.sh start DIR	install (first time) and start a server in DIR
+#   t/lib/mariadb.sh stop DIR	stop it; stopping a stopped server is fine
+#
+# start initialises DIR/data with mariadb-install-db, starts mariadbd
+# detached (its own session, stdio on /dev/null) on a free port of
+# 127.0.0.1 and a unix socket, loads sql/lars_dns.sql and creates the user
+# lars at 'localhost' and '127.0.0.1' with ALL on lars_dns.*.  The invoking
+# OS user administers the server over the socket without a password.  A
+# server already running in DIR is reused; a stopped one with data is
+# restarted without reloading the schema.
+#
+# DIR/env holds shell-sourceable lines: SOCKET, PORT, USER, PASSWORD, PID,
+# plus DATADIR, LOG, SOCKDIR (a temp dir to remove on stop, or empty).
+#
+# Environment: LARS_SQL overrides the schema file.  Exit status 0 on
+# success; on failure the tail of the server's error log goes to stderr.
+
+set -eu
+
+prog=${0##*/}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+sql=${LARS_SQL:-$top/sql/lars_dns.sql}
+start_timeout=30	# seconds until the server must answer
+stop_timeout=10		# seconds until TERM becomes KILL
+
+die()
+{
+	echo "$prog: $*" >&2
+	exit 1
+}
+
+usage()
+{
+	echo "usage: $prog start|stop DIR" >&2
+	exit 2
+}
+
+# running PID: the process exists and is not a zombie (kill -0 is true for
+# a zombie).
+running()
+{
+	local pid=$1 stat state
+
+	[ -n "$pid" ] || return 1
+	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+	state=${stat##*) }
+	state=${state%% *}
+	[ "$state" != Z ] && [ "$state" != X ]
+}
+
+# alive PID: running, and a mariadbd (a pid from a file may be reused).
+alive()
+{
+	running "$1" || return 1
+	case $(cat "/proc/$1/comm" 2>/dev/null) in
+	mariadbd|mysqld) return 0 ;;
+	esac
+	return 1
+}
+
+free_port()
+{
+	perl -MIO::Socket::INET -e '
+		my $s = IO::Socket::INET->new(Listen => 1,
+		    LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 0)
+		    or die "bind: $!\n";
+		print $s->sockport, "\n";'
+}
+
+# env_get KEY: the value of KEY in DIR/env, empty if none.
+env_get()
+{
+	[ -f "$dir/env" ] || return 0
+	sed -n "s/^$1=//p" "$dir/env" | tail -n 1
+}
+
+admin()
+{
+	timeout 60 mariadb --no-defaults --socket="$socket" \
+	    --connect-timeout=10 -u "$admin_user" "$@"
+}
+
+log_tail()
+{
+	echo "$prog: last lines of $log:" >&2
+	tail -n 25 "$log" 2>/dev/null | sed 's/^/    /' >&2 || true
+}
+
+# launch PORT: start mariadbd, wait until it answers.  Returns 0 when up,
+# 2 when the port was taken (try another), 1 on any other failure.
+launch()
+{
+	local port=$1 off pid waited=0 user_opt=
+
+	[ "$(id -u)" = 0 ] && user_opt=--user=root
+	off=$(stat -c %s "$log" 2>/dev/null || echo 0)
+	setsid mariadbd --no-defaults $user_opt \
+	    --datadir="$datadir" --socket="$socket" --pid-file="$pidfile" \
+	    --log-error="$log" --tmpdir="$dir/tmp" \
+	    --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
+	    --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
+	    --innodb-flush-log-at-trx-commit=2 --max-connections=200 \
+	    </dev/null >/dev/null 2>&1 &
+	pid=$!
+	# Our child: until it has exec'd, it is still called setsid, so
+	# watch it with running, not alive.  Reap it only once it is gone.
+	while :; do
+		if ! running "$pid"; then
+			wait "$pid" 2>/dev/null || true
+			if tail -c +"$((off + 1))" "$log" 2>/dev/null |
+			    grep -q 'Address already in use'; then
+				return 2
+			fi
+			echo "$prog: mariadbd exited during start-up" >&2
+			return 1
+		fi
+		# Bounded twice: a ping must never hang the start.
+		if timeout 10 mariadb-admin --no-defaults --socket="$socket" \
+		    --connect-timeout=3 -u "$admin_user" ping \
+		    >/dev/null 2>&1 && running "$pid"; then
+			break
+		fi
+		if [ "$waited" -ge $((start_timeout * 10)) ]; then
+			echo "$prog: mariadbd did not answer within" \
+			    "${start_timeout}s" >&2
+			kill -KILL "$pid" 2>/dev/null || true
+			return 1
+		fi
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	# setsid execs in place here, but trust the pid file if it differs.
+	if [ -s "$pidfile" ] && alive "$(cat "$pidfile")"; then
+		pid=$(cat "$pidfile")
+	fi
+	server_pid=$pid
+	server_port=$port
+	return 0
+}
+
+load_schema()
+{
+	local pw=$1
+
+	admin --default-character-set=utf8mb4 <"$sql" ||
+	    die "loading $sql failed"
+	admin -e "
+	    CREATE USER IF NOT EXISTS 'lars'@'localhost' IDENTIFIED BY '$pw';
+	    CREATE USER IF NOT EXISTS 'lars'@'127.0.0.1' IDENTIFIED BY '$pw';
+	    GRANT ALL ON lars_dns.* TO 'lars'@'localhost';
+	    GRANT ALL ON lars_dns.* TO 'lars'@'127.0.0.1';
+	    FLUSH PRIVILEGES;" || die "creating user lars failed"
+}
+
+do_start()
+{
+	local pid fresh=0 pw tries rc
+
+	pid=$(env_get PID)
+	if alive "$pid"; then
+		echo "$prog: already running in $dir (pid $pid)" >&2
+		return 0
+	fi
+
+	mkdir -p "$dir/tmp"
+	# sockaddr_un holds 108 bytes: a long DIR gets a short socket dir.
+	if [ ${#dir} -le 80 ]; then
+		sockdir=
+		socket=$dir/mysql.sock
+	else
+		sockdir=$(mktemp -d /tmp/lars-sock.XXXXXX)
+		socket=$sockdir/mysql.sock
+	fi
+
+	if [ ! -d "$datadir/mysql" ]; then
+		rm -rf "$datadir"
+		mkdir -p "$datadir"
+		local user_opt=
+		[ "$(id -u)" = 0 ] && user_opt=--user=root
+		if ! mariadb-install-db --no-defaults $user_opt \
+		    --datadir="$datadir" --tmpdir="$dir/tmp" \
+		    --auth-root-authentication-method=socket \
+		    --auth-root-socket-user="$admin_user" \
+		    --skip-test-db --skip-name-resolve \
+		    >"$dir/install.log" 2>&1 </dev/null; then
+			echo "$prog: mariadb-install-db failed:" >&2
+			tail -n 25 "$dir/install.log" >&2
+			rm -rf "$datadir"
+			exit 1
+		fi
+		fresh=1
+	fi
+
+	tries=0
+	while :; do
+		tries=$((tries + 1))
+		rc=0
+		launch "$(free_port)" || rc=$?
+		[ "$rc" = 0 ] && break
+		if [ "$rc" = 2 ] && [ "$tries" -lt 10 ]; then
+			continue
+		fi
+		log_tail
+		[ -n "$sockdir" ] && rm -rf "$sockdir"
+		exit 1
+	done
+
+	if [ -s "$dir/password" ]; then
+		pw=$(cat "$dir/password")
+	else
+		pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+		(umask 077 && echo "$pw" >"$dir/password")
+	fi
+	[ "$fresh" = 1 ] && load_schema "$pw"
+
+	cat >"$dir/env.new" <<EOF
+SOCKET=$socket
+PORT=$server_port
+USER=lars
+PASSWORD=$pw
+PID=$server_pid
+DATADIR=$datadir
+LOG=$log
+SOCKDIR=$sockdir
+EOF
+	mv "$dir/env.new" "$dir/env"
+}
+
+do_stop()
+{
+	local pid n=0
+
+	# A start that failed half-way has no env yet: the pid file tells.
+	pid=$(env_get PID)
+	alive "$pid" || pid=$(cat "$pidfile" 2>/dev/null) || pid=
+	if alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		while alive "$pid"; do
+			if [ "$n" -ge $((stop_timeout * 20)) ]; then
+				echo "$prog: mariadbd $pid ignored TERM;" \
+				    "killing it" >&2
+				kill -KILL "$pid" 2>/dev/null || true
+			fi
+			sleep 0.05
+			n=$((n + 1))
+		done
+	fi
+	sockdir=$(env_get SOCKDIR)
+	case $sockdir in
+	/tmp/lars-sock.*) rm -rf "$sockdir" ;;
+	esac
+	return 0
+}
+
+[ $# -eq 2 ] || usage
+cmd=$1
+dir=$2
+case $cmd in
+start)
+	mkdir -p "$dir" || die "cannot create $dir"
+	dir=$(cd "$dir" && pwd)
+	;;
+stop)
+	[ -d "$dir" ] || exit 0
+	dir=$(cd "$dir" && pwd)
+	;;
+*)	usage ;;
+esac
+
+# A trace of every run, to see where a start hung.
+exec 9>>"$dir/mariadb.sh.trace"
+BASH_XTRACEFD=9
+PS4='+ $EPOCHREALTIME '
+set -x
+
+datadir=$dir/data
+pidfile=$dir/mariadbd.pid
+log=$dir/mariadbd.err
+admin_user=$(id -un)
+sockdir=
+server_pid=
+server_port=
+
+case $cmd in
+start)	do_start ;;
+stop)	do_stop ;;
+esac
