@@ -28,6 +28,7 @@ enum cfg_type {
 	CFG_ADDR,		/* an IPv4 or IPv6 literal */
 	CFG_PATH,		/* an absolute path */
 	CFG_CIDRS,		/* CIDRs, comma or space separated; repeats add */
+	CFG_LISTEN,		/* "addr:port", "[v6addr]:port" or empty */
 	CFG_IGNORED,		/* the original's keys that mean nothing here */
 };
 
@@ -76,6 +77,8 @@ static const struct cfg_key cfg_keys[] = {
 	    "200", 1, 60000 },
 	{ "reporter", "log_file", CFG_PATH, C(log_file), "", 0, 0 },
 	{ "reporter", "log_verbose", CFG_INT, C(verbose), "0", 0, 2 },
+	{ "reporter", "metrics_listen", CFG_LISTEN, C(metrics_listen), "",
+	    0, 0 },
 	{ "reporter", "pidfile", CFG_PATH, C(pidfile), "/run/lars-reporter.pid",
 	    1, 0 },
 	{ "reporter", "queue_max", CFG_INT, C(queue_max), "1048576",
@@ -99,6 +102,7 @@ static int config_set(struct cfg_parse *, const struct cfg_key *,
     const char *);
 static void config_defaults(struct config *);
 static int config_cidr(const char *, struct cidr *);
+static int config_listen(const char *);
 static int config_cidrs(struct cfg_parse *, const struct cfg_key *,
     struct cidr_list *, const char *);
 static void config_line(struct cfg_parse *, char *);
@@ -166,6 +170,17 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *val)
 			return -1;
 		}
 		*(int *)(base + k->off) = (int)n;
+		return 0;
+	case CFG_LISTEN:
+		if (val[0] != '\0' && config_listen(val) == -1) {
+			config_error(p, "%s = \"%s\": want address:port, "
+			    "as 127.0.0.1:9779 or [::1]:9779", k->name, val);
+			return -1;
+		}
+		sp = (char **)(base + k->off);
+		free(*sp);
+		if ((*sp = strdup(val)) == NULL)
+			fatal("%s: strdup", __func__);
 		return 0;
 	case CFG_ADDR:
 		if (inet_pton(AF_INET, val, addr) != 1 &&
@@ -253,6 +268,31 @@ config_cidrs(struct cfg_parse *p, const struct cfg_key *k,
 	}
 	free(copy);
 	return bad ? -1 : 0;
+}
+
+static int
+config_listen(const char *val)
+{
+	char addr[INET6_ADDRSTRLEN + 8], *colon;
+	unsigned char a[sizeof(struct in6_addr)];
+	const char *errstr;
+	size_t n;
+
+	if (strlcpy(addr, val, sizeof(addr)) >= sizeof(addr) ||
+	    (colon = strrchr(addr, ':')) == NULL)
+		return -1;
+	*colon = '\0';
+	strtonum(colon + 1, 1, 65535, &errstr);
+	if (errstr != NULL)
+		return -1;
+	if (addr[0] == '[') {
+		n = strlen(addr);
+		if (n < 3 || addr[n - 1] != ']')
+			return -1;
+		addr[n - 1] = '\0';
+		return inet_pton(AF_INET6, addr + 1, a) == 1 ? 0 : -1;
+	}
+	return inet_pton(AF_INET, addr, a) == 1 ? 0 : -1;
 }
 
 int
@@ -414,7 +454,8 @@ config_free(struct config *conf)
 	for (i = 0; i < CFG_NKEYS; i++)
 		if (cfg_keys[i].type == CFG_STR ||
 		    cfg_keys[i].type == CFG_ADDR ||
-		    cfg_keys[i].type == CFG_PATH)
+		    cfg_keys[i].type == CFG_PATH ||
+		    cfg_keys[i].type == CFG_LISTEN)
 			free(*(char **)((char *)conf + cfg_keys[i].off));
 	free(conf->allow.v);
 	free(conf->path);

@@ -35,7 +35,6 @@ struct master *master;
 
 static void master_signals(void);
 static void master_signal(void);
-static void master_log_stats(void);
 static void master_event(struct evsrc *, uint32_t);
 static void master_flush_queues(void);
 static void master_backpressure(void);
@@ -117,45 +116,10 @@ master_signal(void)
 				reload();
 			break;
 		case SIGUSR1:
-			master_log_stats();
+			metrics_log();
 			break;
 		}
 	}
-}
-
-/* SIGUSR1: every counter, in one line an operator can grep. */
-static void
-master_log_stats(void)
-{
-	struct stats t = master->stats;
-	struct gen *g;
-	size_t queued = 0;
-	int i;
-
-	TAILQ_FOREACH(g, &master->gens, entry)
-		for (i = 0; i < g->nslots; i++) {
-			t.rows += g->slots[i].last.rows;
-			t.connects += g->slots[i].last.connects;
-			t.retries += g->slots[i].last.retries;
-			t.dropped += g->slots[i].last.dropped;
-			queued += queue_waiting(&g->slots[i].q);
-		}
-	log_info("stats: connections %d accepted %llu rejected %llu "
-	    "denied %llu per_ip %llu frames %llu records %llu empty %llu "
-	    "bad_length %llu bad_msgid %llu bad_body %llu too_many %llu "
-	    "timeouts %llu idle %llu clamped %llu "
-	    "queued %zu rows %llu mysql_connects %llu retries %llu "
-	    "dropped %llu worker_restarts %llu", master->nconns,
-	    (unsigned long long)t.accepted, (unsigned long long)t.rejected,
-	    (unsigned long long)t.denied, (unsigned long long)t.per_ip,
-	    (unsigned long long)t.frames, (unsigned long long)t.records,
-	    (unsigned long long)t.empty, (unsigned long long)t.bad_len,
-	    (unsigned long long)t.bad_msgid, (unsigned long long)t.bad_body,
-	    (unsigned long long)t.too_many, (unsigned long long)t.timeouts,
-	    (unsigned long long)t.idle, (unsigned long long)t.clamped,
-	    queued, (unsigned long long)t.rows,
-	    (unsigned long long)t.connects, (unsigned long long)t.retries,
-	    (unsigned long long)t.dropped, (unsigned long long)t.restarts);
 }
 
 static void
@@ -180,6 +144,12 @@ master_event(struct evsrc *ev, uint32_t events)
 		break;
 	case EV_SIGNAL:
 		master_signal();
+		break;
+	case EV_METRICS_LISTEN:
+		metrics_accept();
+		break;
+	case EV_METRICS:
+		metrics_event(ev, events);
 		break;
 	}
 	(void)events;
@@ -346,6 +316,11 @@ master_init(struct config *conf, struct pidfh *pfh, int verbose)
 	    conf->listen_port)) == -1)
 		fatalx("cannot listen on %s port %d", conf->listen_ip,
 		    conf->listen_port);
+	master->mfd = -1;
+	if (conf->metrics_listen[0] != '\0' &&
+	    (master->mfd = metrics_open(conf)) == -1)
+		fatalx("cannot listen on metrics_listen %s",
+		    conf->metrics_listen);
 }
 
 /* ready: write a byte there once the workers exist (daemon mode). */
@@ -365,6 +340,9 @@ master_run(int ready)
 	master_signals();
 	master->ev_listen.type = EV_LISTEN;
 	master_watch(master->lfd, EPOLLIN, &master->ev_listen);
+	master->ev_metrics.type = EV_METRICS_LISTEN;
+	if (master->mfd != -1)
+		master_watch(master->mfd, EPOLLIN, &master->ev_metrics);
 	master->gen = proc_gen_new(conf);
 	log_info("listening on %s:%d, %d workers", conf->listen_ip,
 	    conf->listen_port, conf->workers);
@@ -391,6 +369,7 @@ master_run(int ready)
 		proc_respawn_due(now);
 		if (now - sweep >= MASTER_SWEEP_MS) {
 			conn_sweep(now);
+			metrics_sweep(now);
 			if (!master->quitting)
 				proc_gen_check(now);
 			sweep = now;

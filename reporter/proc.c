@@ -283,6 +283,7 @@ proc_spawn(struct slot *s)
 	master_watch(s->rfd, EPOLLOUT | EPOLLET, &s->ev_pipe);
 	master_watch(s->afd, EPOLLIN, &s->ev_ack);
 	queue_rewind(&s->q);
+	master->stats.replayed[s->id] += queue_waiting(&s->q);
 	log_info("worker %d of generation %d started, pid %ld, %zu records "
 	    "to replay%s", s->id, s->gen->id, (long)pid,
 	    queue_waiting(&s->q), hold ? ", holding its flushes until the "
@@ -304,7 +305,7 @@ proc_read_acks(struct slot *s)
 			if (m[i].type != WMSG_ACK)
 				continue;
 			queue_ack(&s->q, m[i].seq);
-			s->last = m[i];
+			s->last = m[i].st;
 		}
 	}
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
@@ -336,11 +337,14 @@ proc_exited(struct slot *s, int status)
 	close(s->rfd);
 	close(s->afd);
 	s->pid = -1;
-	master->stats.rows += s->last.rows;
-	master->stats.connects += s->last.connects;
-	master->stats.retries += s->last.retries;
-	master->stats.dropped += s->last.dropped;
+	wstats_add(&master->stats.dead[s->id], &s->last);
 	memset(&s->last, 0, sizeof(s->last));
+	if (WIFSIGNALED(status))
+		master->stats.restarts_signal++;
+	else if (code == WORKER_EXIT_NEVER)
+		master->stats.restarts_never++;
+	else if (code != WORKER_EXIT_OK)
+		master->stats.restarts_exit++;
 	s->rfd = s->afd = -1;
 	if (WIFSIGNALED(status))
 		log_warnx("worker %d (pid %ld) killed by signal %d (%s)",
@@ -380,7 +384,6 @@ proc_exited(struct slot *s, int status)
 		log_warnx("worker %d: respawning in %lld ms (%d quick "
 		    "deaths in a row)", s->id, (long long)delay, s->fails);
 	s->respawn_at = now + delay;
-	master->stats.restarts++;
 }
 
 void

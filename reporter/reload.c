@@ -17,6 +17,25 @@
 #include "reporter.h"
 
 static int reload_listener(const struct config *, const struct config *);
+static void reload_metrics(const struct config *);
+
+/* A new metrics address: open it, or say why not and serve none. */
+static void
+reload_metrics(const struct config *conf)
+{
+	if (master->mfd != -1)
+		close(master->mfd);
+	master->mfd = -1;
+	if (conf->metrics_listen[0] == '\0')
+		return;
+	if ((master->mfd = metrics_open(conf)) == -1) {
+		log_warnx("metrics_listen %s: cannot listen; no metrics "
+		    "served", conf->metrics_listen);
+		return;
+	}
+	master_watch(master->mfd, EPOLLIN, &master->ev_metrics);
+	log_info("metrics on %s", conf->metrics_listen);
+}
 
 /* Open the new address before closing the old: a failure changes nothing. */
 static int
@@ -49,6 +68,7 @@ reload(void)
 		log_warnx("configuration reloading FAILED: %d error%s in %s; "
 		    "still running on the previous configuration", nerrors,
 		    nerrors == 1 ? "" : "s", master->conf->path);
+		master->stats.reload_failures++;
 		return;
 	}
 	if (reload_listener(master->conf, conf) == -1) {
@@ -56,8 +76,12 @@ reload(void)
 		    "%s port %d; still running on the previous "
 		    "configuration", conf->listen_ip, conf->listen_port);
 		config_free(conf);
+		master->stats.reload_failures++;
 		return;
 	}
+	if (strcmp(master->conf->metrics_listen, conf->metrics_listen) != 0)
+		reload_metrics(conf);
+	master->stats.reloads++;
 	log_setverbose(master->verbose + conf->verbose);
 	if (master->daemonized && conf->log_file[0] != '\0' &&
 	    log_to_file(conf->log_file) == -1)

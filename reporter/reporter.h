@@ -65,6 +65,7 @@ struct config {
 	char		*pidfile;
 	char		*log_file;	/* daemon mode: instead of syslog */
 	char		*user;		/* drop to it after binding */
+	char		*metrics_listen;	/* "addr:port"; empty: off */
 	int		 flush_interval_ms;
 	int		 batch_rows;
 	int		 queue_max;	/* records waiting per worker before
@@ -108,16 +109,31 @@ enum wmsg_type {
 	WMSG_ACK,		/* committed every record through seq */
 };
 
+/* A worker's figures since it started; they ride on every ack. */
+#define WSTATS_BUCKETS	10	/* flush durations: see metrics.c */
+#define WSTATS_ERRORS	8	/* distinct MySQL error codes kept */
+
+struct wstats {
+	uint64_t	rows;		/* rows upserted */
+	uint64_t	records;	/* records read */
+	uint64_t	connects;	/* MySQL connections made */
+	uint64_t	retries;	/* deadlocks and lock timeouts */
+	uint64_t	dropped;	/* rows MySQL refused, logged */
+	uint64_t	flushes;	/* committed batches */
+	uint64_t	flush_us;	/* their total duration */
+	uint64_t	flush_le[WSTATS_BUCKETS];	/* cumulative */
+	uint32_t	err_code[WSTATS_ERRORS];
+	uint64_t	err_count[WSTATS_ERRORS];
+};
+
 struct wmsg {
 	uint32_t	type;
 	uint32_t	slot;
 	uint64_t	seq;
-	uint64_t	rows;		/* rows upserted so far */
-	uint64_t	records;	/* records read so far */
-	uint64_t	connects;	/* MySQL connections made */
-	uint64_t	retries;	/* deadlocks and lock timeouts */
-	uint64_t	dropped;	/* rows MySQL refused, logged */
+	struct wstats	st;
 };
+
+_Static_assert(sizeof(struct wmsg) <= PIPE_BUF, "one atomic write");
 
 /* The master's state: master.c, listener.c, conn.c, dispatch.c, proc.c */
 enum ev_type {
@@ -126,6 +142,8 @@ enum ev_type {
 	EV_PIPE,		/* a worker's record pipe became writable */
 	EV_ACK,			/* a worker's ack pipe has messages */
 	EV_SIGNAL,
+	EV_METRICS_LISTEN,
+	EV_METRICS,		/* an HTTP client of /metrics */
 };
 
 struct evsrc {
@@ -159,7 +177,8 @@ struct slot {
 	int64_t		 respawn_at;	/* ms; 0: none due */
 	int		 fails;		/* quick deaths in a row */
 	int		 never;		/* it last exited WORKER_EXIT_NEVER */
-	struct wmsg	 last;		/* the worker's latest figures */
+	struct wstats	 last;		/* the worker's latest figures */
+	uint64_t	 replayed;	/* records re-sent to respawned workers */
 };
 
 /*
@@ -184,8 +203,11 @@ struct stats {
 	uint64_t	accepted, rejected, frames, records, empty;
 	uint64_t	bad_len, bad_msgid, bad_body, too_many, clamped;
 	uint64_t	timeouts, idle, denied, per_ip;
-	/* of workers that exited: live ones report through slot.last */
-	uint64_t	rows, connects, retries, dropped, restarts;
+	uint64_t	restarts_signal, restarts_exit, restarts_never;
+	uint64_t	reloads, reload_failures;
+	/* per worker number: the figures of its exited processes */
+	struct wstats	dead[WORKERS_MAX + 1];
+	uint64_t	replayed[WORKERS_MAX + 1];
 };
 
 struct master {
@@ -198,8 +220,8 @@ struct master {
 	int			 verbose;	/* -v on the command line */
 	int			 daemonized;
 	pid_t			 pid;
-	int			 epfd, sigfd, lfd;
-	struct evsrc		 ev_listen, ev_sig;
+	int			 epfd, sigfd, lfd, mfd;
+	struct evsrc		 ev_listen, ev_sig, ev_metrics;
 	TAILQ_HEAD(, conn)	 conns;
 	TAILQ_HEAD(, conn)	 dead_conns;	/* freed after the event batch */
 	int			 nconns;
@@ -261,6 +283,15 @@ void		 proc_reap(void);
 void		 proc_read_acks(struct slot *);
 void		 proc_respawn_due(int64_t now);
 int64_t		 proc_next_respawn(void);
+
+/* metrics.c */
+int		 metrics_open(const struct config *);
+void		 metrics_accept(void);
+void		 metrics_event(struct evsrc *, uint32_t);
+void		 metrics_sweep(int64_t now);
+void		 metrics_log(void);
+void		 wstats_add(struct wstats *, const struct wstats *);
+void		 wstats_worker(int id, struct wstats *);
 
 /* worker.c */
 void		 worker_main(const struct config *, int slot, int rfd, int afd,

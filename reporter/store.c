@@ -67,11 +67,10 @@ enum store_class {
 
 struct store {
 	const struct config	*conf;
-	struct store_stats	 stats;
+	struct wstats		*stats;		/* the worker's */
 	size_t			 stmt_rows;	/* rows per statement */
 	int			 isolating;
 	char			 lasterr[256];
-	int			 slot;
 	MYSQL			*my;
 	int			 key_unsigned[COL_NKEY];
 	char			*sql;
@@ -96,14 +95,14 @@ static char *store_put_int(char *, int32_t, int);
 static char *store_put_row(struct store *, char *, const struct centry *);
 
 struct store *
-store_new(const struct config *conf, int slot)
+store_new(const struct config *conf, struct wstats *stats)
 {
 	struct store *st;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		fatal("%s: calloc", __func__);
 	st->conf = conf;
-	st->slot = slot;
+	st->stats = stats;
 	st->stmt_rows = (size_t)conf->batch_rows;
 	st->sqlcap = sizeof(store_head) + sizeof(store_tail) +
 	    (size_t)conf->batch_rows * STORE_ROW_MAX;
@@ -171,7 +170,14 @@ store_error(struct store *st, const char *what)
 {
 	unsigned int e = mysql_errno(st->my);
 	enum store_class cl = store_classify(e);
+	int i;
 
+	for (i = 0; i < WSTATS_ERRORS; i++)	/* counted by code */
+		if (st->stats->err_code[i] == e || st->stats->err_code[i] == 0) {
+			st->stats->err_code[i] = e;
+			st->stats->err_count[i]++;
+			break;
+		}
 	if (cl == CLASS_DATA && st->isolating)
 		log_debug("%s: %s: MySQL error %u: %s", st->where, what, e,
 		    mysql_error(st->my));
@@ -216,7 +222,7 @@ store_connect(struct store *st)
 		return store_connect_failed(st, "connect");
 	if (mysql_autocommit(st->my, 0) != 0)
 		return store_connect_failed(st, "autocommit off");
-	st->stats.connects++;
+	st->stats->connects++;
 	return store_schema(st);
 }
 
@@ -408,7 +414,7 @@ store_try(struct store *st, struct coalesce *c, size_t lo, size_t hi)
 
 	while ((cl = store_upsert(st, c, lo, hi)) == CLASS_AGAIN &&
 	    ++tries < STORE_TRIES)
-		st->stats.retries++;
+		st->stats->retries++;
 	return cl;
 }
 
@@ -428,7 +434,7 @@ store_isolate(struct store *st, struct coalesce *c, size_t lo, size_t hi)
 		return cl;
 	if (hi - lo == 1) {
 		e = coalesce_entry(c, lo);
-		st->stats.dropped++;
+		st->stats->dropped++;
 		log_warnx("dropped the row modid=%d cmdid=%d ip=%d port=%d "
 		    "caller=%d (succ %d, err %d, ts %u): %s", e->modid,
 		    e->cmdid, e->ip, e->port, e->caller, e->succ, e->err,
@@ -467,10 +473,4 @@ store_flush(struct store *st, struct coalesce *c)
 	if (cl == CLASS_OK)
 		return STORE_OK;
 	return store_result_of(cl);
-}
-
-const struct store_stats *
-store_stats(const struct store *st)
-{
-	return &st->stats;
 }

@@ -17,17 +17,12 @@ enum store_result {
 	STORE_NEVER = -2,	/* cannot work with this server or table */
 };
 
-struct store_stats {
-	uint64_t	connects;	/* successful connects */
-	uint64_t	retries;	/* deadlocks, lock timeouts retried */
-	uint64_t	dropped;	/* rows the database refused alone */
-};
+struct wstats;
 
-struct store		*store_new(const struct config *, int slot);
+struct store		*store_new(const struct config *, struct wstats *);
 void			 store_free(struct store *);
 enum store_result	 store_connect(struct store *);
 int			 store_connected(const struct store *);
 enum store_result	 store_flush(struct store *, struct coalesce *);
-const struct store_stats *store_stats(const struct store *);
 
 #endif

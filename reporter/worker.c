@@ -42,7 +42,7 @@ struct worker {
 	int			 draining;	/* title says so */
 	pid_t			 master_pid;
 	int64_t			 orphan_until;	/* ms; master gone: give up */
-	uint64_t		 records, rows;
+	struct wstats		 stats;
 	unsigned char		 buf[WORKER_READ_RECORDS *
 				    sizeof(struct record)];
 	size_t			 buflen;
@@ -142,7 +142,7 @@ worker_read(struct worker *w)
 		coalesce_put(&w->held, r);
 		w->last_seq = r->seq;
 	}
-	w->records += n;
+	w->stats.records += n;
 	if (n > 0) {
 		w->unacked = 1;
 		if (w->flush_at == 0)
@@ -162,11 +162,7 @@ worker_ack(struct worker *w)
 	m.type = WMSG_ACK;
 	m.slot = (uint32_t)w->slot;
 	m.seq = w->last_seq;
-	m.rows = w->rows;
-	m.records = w->records;
-	m.connects = store_stats(w->st)->connects;
-	m.retries = store_stats(w->st)->retries;
-	m.dropped = store_stats(w->st)->dropped;
+	m.st = w->stats;
 	if (write(w->afd, &m, sizeof(m)) != (ssize_t)sizeof(m))
 		log_warn("ack seq %llu to the master",
 		    (unsigned long long)m.seq);
@@ -176,10 +172,15 @@ worker_ack(struct worker *w)
 static void
 worker_flush(struct worker *w)
 {
+	static const uint64_t le_ms[WSTATS_BUCKETS] = { 1, 2, 5, 10, 25, 50,
+	    100, 250, 500, 1000 };
 	enum store_result r;
+	struct timespec t0, t1;
 	size_t n = w->held.n;
-	int jitter;
+	uint64_t us;
+	int jitter, i;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = store_flush(w->st, &w->held);
 	if (r == STORE_NEVER)
 		exit(WORKER_EXIT_NEVER);
@@ -199,7 +200,15 @@ worker_flush(struct worker *w)
 		log_info("MySQL is back: %zu rows stored", n);
 	w->backoff_ms = 0;
 	w->retry_at = 0;
-	w->rows += n;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+	    (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
+	w->stats.rows += n;
+	w->stats.flushes++;
+	w->stats.flush_us += us;
+	for (i = 0; i < WSTATS_BUCKETS; i++)
+		if (us <= le_ms[i] * 1000)
+			w->stats.flush_le[i]++;
 	log_debug("committed %zu rows through seq %llu", n,
 	    (unsigned long long)w->last_seq);
 	coalesce_clear(&w->held);
@@ -271,7 +280,7 @@ worker_main(const struct config *conf, int slot, int rfd, int afd, int hold)
 	w->master_pid = getppid();
 	if (coalesce_init(&w->held, (size_t)conf->batch_rows * 2) == -1)
 		fatal("%s: coalesce_init", __func__);
-	w->st = store_new(conf, slot);
+	w->st = store_new(conf, &w->stats);
 	if (store_connect(w->st) == STORE_NEVER)
 		exit(WORKER_EXIT_NEVER);
 
@@ -304,7 +313,8 @@ worker_main(const struct config *conf, int slot, int rfd, int afd, int hold)
 			worker_read(w);
 	}
 	log_info("exiting: %llu records read, %llu rows stored",
-	    (unsigned long long)w->records, (unsigned long long)w->rows);
+	    (unsigned long long)w->stats.records,
+	    (unsigned long long)w->stats.rows);
 	store_free(w->st);
 	coalesce_free(&w->held);
 	free(w);

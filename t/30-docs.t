@@ -297,7 +297,7 @@ is(scalar @order, scalar @declared,
 
 my %typeword = (CFG_INT => 'number', CFG_STR => 'string',
     CFG_ADDR => 'address', CFG_PATH => 'path', CFG_IGNORED => 'value',
-    CFG_CIDRS => 'cidr');
+    CFG_CIDRS => 'cidr', CFG_LISTEN => 'address');
 
 # The keys of "The [x] section" lists, their text, and the Reloading list.
 my (%doc, %reload, $sect, $cur);
