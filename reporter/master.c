@@ -160,25 +160,21 @@ master_event(struct evsrc *ev, uint32_t events)
 static void
 master_flush_queues(void)
 {
-	struct gen *g;
 	struct slot *s;
-	int i;
 
-	TAILQ_FOREACH(g, &master->gens, entry)
-		for (i = 0; i < g->nslots; i++) {
-			s = &g->slots[i];
-			if (s->pid == -1 || s->rfd == -1)
-				continue;
-			if (queue_write(&s->q, s->rfd) == -1) {
-				if (errno != EPIPE)
-					log_warn("write to worker %d", s->id);
-				continue;	/* reaped soon; the queue waits */
-			}
-			if (g->closing && s->q.sent == s->q.tail) {
-				close(s->rfd);
-				s->rfd = -1;
-			}
+	SLOT_FOREACH(s) {
+		if (s->pid == -1 || s->rfd == -1)
+			continue;
+		if (queue_write(&s->q, s->rfd) == -1) {
+			if (errno != EPIPE)
+				log_warn("write to worker %d", s->id);
+			continue;	/* reaped soon; the queue waits */
 		}
+		if (s->gen->closing && s->q.sent == s->q.tail) {
+			close(s->rfd);
+			s->rfd = -1;
+		}
+	}
 }
 
 /*
@@ -191,25 +187,22 @@ static void
 master_backpressure(void)
 {
 	const size_t max = (size_t)master->conf->queue_max;
-	struct queue *q;
-	struct gen *g;
+	struct slot *s;
 	size_t most = 0, before;
-	int i, full = 0;
+	int full = 0;
 
-	TAILQ_FOREACH(g, &master->gens, entry)
-		for (i = 0; i < g->nslots; i++) {
-			q = &g->slots[i].q;
-			if (queue_waiting(q) >= max && !master->paused) {
-				before = queue_waiting(q);
-				queue_compact(q);
-				log_info("worker %d: %zu records wait; kept the "
-				    "newest per key: %zu", g->slots[i].id,
-				    before, queue_waiting(q));
-				full |= queue_waiting(q) >= max / 4 * 3;
-			}
-			if (queue_waiting(q) > most)
-				most = queue_waiting(q);
+	SLOT_FOREACH(s) {
+		if (queue_waiting(&s->q) >= max && !master->paused) {
+			before = queue_waiting(&s->q);
+			queue_compact(&s->q);
+			log_info("worker %d: %zu records wait; kept the newest "
+			    "per key: %zu", s->id, before,
+			    queue_waiting(&s->q));
+			full |= queue_waiting(&s->q) >= max / 4 * 3;
 		}
+		if (queue_waiting(&s->q) > most)
+			most = queue_waiting(&s->q);
+	}
 	if (!master->paused && full) {
 		log_warnx("%zu records of distinct keys wait for a worker "
 		    "(queue_max %zu): not reading agents until MySQL catches "
@@ -247,16 +240,9 @@ master_quit(void)
 static void
 master_drain_timeout(void)
 {
-	struct gen *g;
-	size_t lost = 0;
-	int i;
-
-	TAILQ_FOREACH(g, &master->gens, entry)
-		for (i = 0; i < g->nslots; i++)
-			lost += queue_waiting(&g->slots[i].q);
 	log_warnx("drain_timeout (%d s) expired: %zu records not committed "
 	    "to MySQL are lost; killing the workers",
-	    master->conf->drain_timeout, lost);
+	    master->conf->drain_timeout, proc_waiting());
 	proc_kill_all(SIGKILL);
 	master_exit(1);
 }

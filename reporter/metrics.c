@@ -128,18 +128,14 @@ metrics_workers(struct mbuf *b)
 {
 	struct wstats w[WORKERS_MAX + 1];
 	uint64_t queued[WORKERS_MAX + 1] = { 0 }, flight[WORKERS_MAX + 1] = { 0 };
-	const struct queue *q;
-	struct gen *g;
+	struct slot *s;
 	int id, i, max = 0;
 
-	TAILQ_FOREACH(g, &master->gens, entry) {
-		for (i = 0; i < g->nslots; i++) {
-			q = &g->slots[i].q;
-			queued[i + 1] += q->tail - q->sent;
-			flight[i + 1] += q->sent - q->acked;
-		}
-		if (g->nslots > max)
-			max = g->nslots;
+	SLOT_FOREACH(s) {
+		queued[s->id] += s->q.tail - s->q.sent;
+		flight[s->id] += s->q.sent - s->q.acked;
+		if (s->id > max)
+			max = s->id;
 	}
 	for (id = 1; id <= WORKERS_MAX; id++) {
 		wstats_worker(id, &w[id]);
@@ -267,8 +263,7 @@ metrics_log(void)
 {
 	const struct stats *t = &master->stats;
 	struct wstats all, w;
-	size_t queued = 0;
-	struct gen *g;
+	size_t queued = proc_waiting();
 	int i;
 
 	memset(&all, 0, sizeof(all));
@@ -276,9 +271,6 @@ metrics_log(void)
 		wstats_worker(i, &w);
 		wstats_add(&all, &w);
 	}
-	TAILQ_FOREACH(g, &master->gens, entry)
-		for (i = 0; i < g->nslots; i++)
-			queued += queue_waiting(&g->slots[i].q);
 	log_info("stats: connections %d accepted %llu rejected %llu "
 	    "denied %llu per_ip %llu frames %llu records %llu empty %llu "
 	    "bad_length %llu bad_msgid %llu bad_body %llu too_many %llu "

@@ -312,16 +312,38 @@ proc_read_acks(struct slot *s)
 		log_warn("%s: worker %d", __func__, s->id);
 }
 
+struct slot *
+proc_slot_next(struct slot *s)
+{
+	struct gen *g = s == NULL ? TAILQ_FIRST(&master->gens) : s->gen;
+	int i = s == NULL ? 0 : (int)(s - g->slots) + 1;
+
+	for (; g != NULL; g = TAILQ_NEXT(g, entry), i = 0)
+		if (i < g->nslots)
+			return &g->slots[i];
+	return NULL;
+}
+
+/* Records not yet committed, over every slot. */
+size_t
+proc_waiting(void)
+{
+	struct slot *s;
+	size_t n = 0;
+
+	SLOT_FOREACH(s)
+		n += queue_waiting(&s->q);
+	return n;
+}
+
 static struct slot *
 proc_find(pid_t pid)
 {
-	struct gen *g;
-	int i;
+	struct slot *s;
 
-	TAILQ_FOREACH(g, &master->gens, entry)
-		for (i = 0; i < g->nslots; i++)
-			if (g->slots[i].pid == pid)
-				return &g->slots[i];
+	SLOT_FOREACH(s)
+		if (s->pid == pid)
+			return s;
 	return NULL;
 }
 
@@ -405,46 +427,33 @@ proc_reap(void)
 void
 proc_respawn_due(int64_t now)
 {
-	struct gen *g;
 	struct slot *s;
-	int i;
 
-	TAILQ_FOREACH(g, &master->gens, entry)
-		for (i = 0; i < g->nslots; i++) {
-			s = &g->slots[i];
-			if (s->pid == -1 && s->respawn_at != 0 &&
-			    now >= s->respawn_at)
-				proc_spawn(s);
-		}
+	SLOT_FOREACH(s)
+		if (s->pid == -1 && s->respawn_at != 0 && now >= s->respawn_at)
+			proc_spawn(s);
 }
 
 /* The earliest respawn due, in ms, or 0 when none is. */
 int64_t
 proc_next_respawn(void)
 {
-	struct gen *g;
 	struct slot *s;
 	int64_t t = 0;
-	int i;
 
-	TAILQ_FOREACH(g, &master->gens, entry)
-		for (i = 0; i < g->nslots; i++) {
-			s = &g->slots[i];
-			if (s->pid == -1 && s->respawn_at != 0 &&
-			    (t == 0 || s->respawn_at < t))
-				t = s->respawn_at;
-		}
+	SLOT_FOREACH(s)
+		if (s->pid == -1 && s->respawn_at != 0 &&
+		    (t == 0 || s->respawn_at < t))
+			t = s->respawn_at;
 	return t;
 }
 
 void
 proc_kill_all(int sig)
 {
-	struct gen *g;
-	int i;
+	struct slot *s;
 
-	TAILQ_FOREACH(g, &master->gens, entry)
-		for (i = 0; i < g->nslots; i++)
-			if (g->slots[i].pid != -1)
-				kill(g->slots[i].pid, sig);
+	SLOT_FOREACH(s)
+		if (s->pid != -1)
+			kill(s->pid, sig);
 }

@@ -279,6 +279,12 @@ void		 proc_gen_check(int64_t now);
 void		 proc_gen_gc(void);
 void		 proc_spawn(struct slot *);
 void		 proc_kill_all(int sig);
+struct slot	*proc_slot_next(struct slot *);
+size_t		 proc_waiting(void);
+
+/* Every slot of every generation, oldest generation first. */
+#define SLOT_FOREACH(s)							\
+	for ((s) = proc_slot_next(NULL); (s) != NULL; (s) = proc_slot_next(s))
 void		 proc_reap(void);
 void		 proc_read_acks(struct slot *);
 void		 proc_respawn_due(int64_t now);
