@@ -22,6 +22,11 @@
 #include "reporter.h"
 
 static void conn_keep(struct conn *, const uint8_t *, size_t, int);
+static void conn_append(struct conn *, const uint8_t *, size_t, size_t);
+static int conn_read_failed(struct conn *, ssize_t);
+static void conn_badlen(struct conn *, const struct frame *);
+static int conn_read_bulk(struct conn *);
+static int conn_read_rest(struct conn *);
 
 void
 conn_new(int fd, const char *peer, struct peer *p)
@@ -101,53 +106,77 @@ conn_keep(struct conn *c, const uint8_t *p, size_t n, int fresh)
 		c->frame_since = 0;
 		return;
 	}
-	if (n > c->pcap) {
-		free(c->pend);
-		if ((c->pend = malloc(n)) == NULL)
-			fatal("%s: malloc", __func__);
-		c->pcap = n;
-	}
-	memmove(c->pend, p, n);
-	c->plen = n;
+	conn_append(c, p, n, n);
 	if (fresh || c->frame_since == 0)
 		c->frame_since = master_now_ms();
 }
 
-/*
- * Read once and dispatch the whole frames.  Returns 0 after reading, 1
- * when there was nothing to read, -1 when the connection is closed (and
- * freed).
- */
-int
-conn_read(struct conn *c)
+/* Append to the partial frame; the buffer grows with what arrived, never
+ * to a size a header merely announced. */
+static void
+conn_append(struct conn *c, const uint8_t *p, size_t n, size_t want)
 {
-	uint8_t *buf = master->rbuf;
-	size_t len = c->plen, pos = 0;
-	enum frame_status st;
-	struct frame f;
-	ssize_t n;
+	size_t cap = c->pcap;
+	uint8_t *np;
+
+	if (c->plen + n > cap) {
+		cap = cap * 2 > c->plen + n ? cap * 2 : c->plen + n;
+		if (cap > want)
+			cap = want;
+		if ((np = realloc(c->pend, cap)) == NULL)
+			fatal("%s: realloc", __func__);
+		c->pend = np;
+		c->pcap = cap;
+	}
+	memcpy(c->pend + c->plen, p, n);
+	c->plen += n;
+}
+
+/* A read returned n <= 0: nothing yet (1), or the connection is gone
+ * and closed (-1). */
+static int
+conn_read_failed(struct conn *c, ssize_t n)
+{
 	char why[96];
 
-	if (len > 0)
-		memcpy(buf, c->pend, len);
-	n = read(c->fd, buf + len, master->rbufsz - len);
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return 1;
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 1;
+	if (n == -1)
 		snprintf(why, sizeof(why), "read: %s", strerror(errno));
-		conn_close(c, why);
-		return -1;
-	}
-	if (n == 0) {
-		if (len > 0) {
-			snprintf(why, sizeof(why), "end of stream inside a "
-			    "frame (%zu bytes kept)", len);
-			conn_close(c, why);
-		} else
-			conn_close(c, NULL);
-		return -1;
-	}
-	len += (size_t)n;
+	else
+		snprintf(why, sizeof(why), "end of stream inside a frame "
+		    "(%zu bytes kept)", c->plen);
+	conn_close(c, n == 0 && c->plen == 0 ? NULL : why);
+	return -1;
+}
+
+static void
+conn_badlen(struct conn *c, const struct frame *f)
+{
+	char why[96];
+
+	master->stats.bad_len++;
+	snprintf(why, sizeof(why), "frame length %d out of range 0-%d "
+	    "(msgid %d)", f->msglen, master->conf->max_msg_len, f->msgid);
+	conn_close(c, why);
+}
+
+/*
+ * No partial frame: read as much as the shared buffer takes and dispatch
+ * every whole frame in it; keep the tail of an unfinished one.
+ */
+static int
+conn_read_bulk(struct conn *c)
+{
+	uint8_t *buf = master->rbuf;
+	enum frame_status st;
+	struct frame f;
+	size_t len, pos = 0;
+	ssize_t n;
+
+	if ((n = read(c->fd, buf, master->rbufsz)) <= 0)
+		return conn_read_failed(c, n);
+	len = (size_t)n;
 	c->last_read = master_now_ms();
 	while ((st = frame_parse(buf + pos, len - pos,
 	    (size_t)master->conf->max_msg_len, &f)) == FRAME_OK) {
@@ -156,15 +185,56 @@ conn_read(struct conn *c)
 		pos += f.size;
 	}
 	if (st == FRAME_BADLEN) {
-		master->stats.bad_len++;
-		snprintf(why, sizeof(why), "frame length %d out of range "
-		    "0-%d (msgid %d)", f.msglen, master->conf->max_msg_len,
-		    f.msgid);
-		conn_close(c, why);
+		conn_badlen(c, &f);
 		return -1;
 	}
-	conn_keep(c, buf + pos, len - pos, pos > 0);
+	conn_keep(c, buf + pos, len - pos, 1);
 	return 0;
+}
+
+/*
+ * A partial frame: read no further than its end (the header tells), so
+ * that a slow sender costs each byte one copy, not one per read.
+ */
+static int
+conn_read_rest(struct conn *c)
+{
+	enum frame_status st;
+	struct frame f;
+	size_t want = FRAME_HDR_LEN;
+	ssize_t n;
+
+	st = frame_parse(c->pend, c->plen, (size_t)master->conf->max_msg_len,
+	    &f);
+	if (c->plen >= FRAME_HDR_LEN)
+		want = FRAME_HDR_LEN + (size_t)f.msglen;
+	n = read(c->fd, master->rbuf, want - c->plen);
+	if (n <= 0)
+		return conn_read_failed(c, n);
+	c->last_read = master_now_ms();
+	conn_append(c, master->rbuf, (size_t)n, want);
+	st = frame_parse(c->pend, c->plen, (size_t)master->conf->max_msg_len,
+	    &f);
+	if (st == FRAME_BADLEN) {
+		conn_badlen(c, &f);
+		return -1;
+	}
+	if (st == FRAME_OK) {
+		master->stats.frames++;
+		dispatch_frame(c, f.msgid, f.body, (size_t)f.msglen);
+		conn_keep(c, NULL, 0, 0);
+	}
+	return 0;
+}
+
+/*
+ * Read once and dispatch the whole frames.  Returns 0 after reading, 1
+ * when there was nothing to read, -1 when the connection is closed.
+ */
+int
+conn_read(struct conn *c)
+{
+	return c->plen > 0 ? conn_read_rest(c) : conn_read_bulk(c);
 }
 
 /* Stopping: take everything the peer has already sent, then close. */

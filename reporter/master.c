@@ -27,8 +27,7 @@
 #include "reporter.h"
 
 #define MASTER_EVENTS		256
-#define MASTER_RBUF		(256 * 1024 + FRAME_ROOM)
-#define FRAME_ROOM		(65536 + 8)
+#define MASTER_RBUF		(256 * 1024)	/* one read, for every conn */
 #define MASTER_SWEEP_MS		1000
 
 struct master *master;
