@@ -380,7 +380,8 @@ config_line(struct cfg_parse *p, char *line)
 		return;
 	}
 	if ((eq = strchr(s, '=')) == NULL) {
-		config_error(p, "expected \"key = value\": \"%s\"", s);
+		/* the line is not echoed: it may be a password */
+		config_error(p, "expected \"key = value\"");
 		return;
 	}
 	*eq = '\0';
