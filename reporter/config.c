@@ -81,7 +81,7 @@ static const struct cfg_key cfg_keys[] = {
 	    0, 0 },
 	{ "reporter", "pidfile", CFG_PATH, C(pidfile), "/run/lars-reporter.pid",
 	    1, 0 },
-	{ "reporter", "queue_max", CFG_INT, C(queue_max), "1048576",
+	{ "reporter", "queue_max", CFG_INT, C(queue_max), "262144",
 	    1024, 268435456 },
 	{ "reporter", "user", CFG_STR, C(user), "", 0, 0 },
 };

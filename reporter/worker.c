@@ -1,7 +1,11 @@
 /*
  * worker.c: the loop of a worker process.  It reads records from its pipe,
  * keeps the newest per key (coalesce.c), and flushes them to MySQL
- * (store.c) every flush_interval_ms or as soon as batch_rows keys are held.
+ * (store.c) every flush_interval_ms, or as soon as batch_rows keys are held
+ * while waiting would not coalesce them (fewer than two records per key
+ * read since the last flush: a load of new keys, bound by the database).
+ * Hot keys, rewritten constantly, wait for the timer: flushing them early
+ * would spend the database on rows that change again at once.
  * After each commit it acks to the master the last sequence number it has
  * read, so the master can free those records.  A worker of a new
  * generation starts holding its flushes until the master says (SIGUSR2)
@@ -43,6 +47,7 @@ struct worker {
 	pid_t			 master_pid;
 	int64_t			 orphan_until;	/* ms; master gone: give up */
 	struct wstats		 stats;
+	size_t			 since_flush;	/* records read since */
 	unsigned char		 buf[WORKER_READ_RECORDS *
 				    sizeof(struct record)];
 	size_t			 buflen;
@@ -55,6 +60,7 @@ static sigset_t worker_waitmask;	/* signals ppoll(2) lets in */
 static void worker_sigterm(int);
 static void worker_sigusr2(int);
 static int worker_can_flush(const struct worker *, int64_t);
+static int worker_batch_full(const struct worker *);
 static void worker_orphan(struct worker *, int64_t);
 static int64_t worker_now_ms(void);
 static void worker_read(struct worker *);
@@ -143,6 +149,7 @@ worker_read(struct worker *w)
 		w->last_seq = r->seq;
 	}
 	w->stats.records += n;
+	w->since_flush += n;
 	if (n > 0) {
 		w->unacked = 1;
 		if (w->flush_at == 0)
@@ -212,8 +219,16 @@ worker_flush(struct worker *w)
 	log_debug("committed %zu rows through seq %llu", n,
 	    (unsigned long long)w->last_seq);
 	coalesce_clear(&w->held);
+	w->since_flush = 0;
 	w->flush_at = 0;
 	worker_ack(w);
+}
+
+static int
+worker_batch_full(const struct worker *w)
+{
+	return w->held.n >= (size_t)w->conf->batch_rows &&
+	    w->since_flush < 2 * w->held.n;
 }
 
 static int
@@ -294,7 +309,7 @@ worker_main(const struct config *conf, int slot, int rfd, int afd, int hold)
 		if (done)
 			worker_orphan(w, now);
 		if (worker_can_flush(w, now) && (done || now >= w->flush_at ||
-		    w->held.n >= (size_t)conf->batch_rows)) {
+		    worker_batch_full(w))) {
 			worker_flush(w);
 			continue;
 		}
