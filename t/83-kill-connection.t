@@ -41,7 +41,10 @@ sub start_load {
 sub stats {
 	my $n = () = $t->log =~ /stats: /g;
 	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or return {};
+	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
+		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
+		return {};
+	};
 	my @l = $t->log =~ /stats: (.*)/g;
 	return { $l[-1] =~ /(\w+) (\d+)/g };
 }

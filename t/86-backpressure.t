@@ -50,7 +50,10 @@ sub start_load {
 sub stats {
 	my $n = () = $t->log =~ /stats: /g;
 	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or return {};
+	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
+		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
+		return {};
+	};
 	my @l = $t->log =~ /stats: (.*)/g;
 	return { $l[-1] =~ /(\w+) (\d+)/g };
 }
@@ -77,6 +80,7 @@ sleep 3;
 my $s2 = stats();
 is(waitpid($load, WNOHANG), 0, sprintf 'the load generator still runs '
     . 'after %.1f s', time - $t0);
+ok(defined $s1->{records} && defined $s2->{records}, 'two stats lines');
 is($s2->{records}, $s1->{records}, "no records arrive: $s1->{records} "
     . "then $s2->{records} received, of " . $MSGS * 10);
 cmp_ok($s2->{records}, '<', $MSGS * 10 / 2, 'far fewer than were sent');

@@ -32,7 +32,10 @@ sub start {
 sub stats {
 	my $n = () = $t->log =~ /stats: /g;
 	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or return {};
+	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
+		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
+		return {};
+	};
 	my @l = $t->log =~ /stats: (.*)/g;
 	return { $l[-1] =~ /(\w+) (\d+)/g };
 }
@@ -41,16 +44,18 @@ $t->sql('SET GLOBAL innodb_lock_wait_timeout = 1');
 $t->conf('reporter.db_thread_cnt' => 2);
 $t->run_reporter;
 
-# every key once, so that the lock covers rows that exist
+# every key once (one connection, one round of 400 messages), so that the
+# lock covers rows that exist
 my @load = ($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port, '-L',
     '-n', 4, '-r', 10, '-k', 4000);
-$t->report('-L', '-n', 4, '-N', 400, '-r', 10, '-k', 4000);
+like($t->report('-L', '-n', 1, '-N', 400, '-r', 10, '-k', 4000),
+    qr/expecting 4000 rows/, 'a first load sends every key once');
 ok($t->wait_for(sub { $t->sql('SELECT COUNT(*) FROM lars_dns.ServerCallStatus')
     == 4000 }), 'every key stored once');
 
 my $t0 = time;
 my $lock = start('lock', 'mariadb', '--no-defaults',
-    '--socket=' . $t->db->{SOCKET}, '-u', scalar getpwuid($<), '-N', '-B',
+    '--socket=' . $t->db->{SOCKET}, '-u', scalar getpwuid($<), '-N', '-B', '--unbuffered',
     '-e', 'BEGIN; SELECT COUNT(*) FROM lars_dns.ServerCallStatus FOR UPDATE; '
     . 'SELECT SLEEP(4); COMMIT;');
 ok($t->wait_for(sub { ($t->read_file('lock.out') // '') =~ /^4000$/m }),
