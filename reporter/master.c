@@ -105,8 +105,8 @@ master_signal(void)
 		case SIGTERM:
 		case SIGINT:
 			if (!master->quitting) {
-				log_info("%s: stopping", strsignal(
-				    (int)si.ssi_signo));
+				log_info("%s from pid %u: stopping",
+				    strsignal((int)si.ssi_signo), si.ssi_pid);
 				master_quit();
 			}
 			break;
@@ -202,13 +202,20 @@ master_backpressure(void)
 		if (queue_waiting(&s->q) > most)
 			most = queue_waiting(&s->q);
 	}
+	/* said once per episode: a drain may pause and resume often */
 	if (!master->paused && full) {
-		log_warnx("%zu records of distinct keys wait for a worker "
-		    "(queue_max %zu): not reading agents until MySQL catches "
-		    "up", most, max);
+		if (master_now_ms() >= master->pause_quiet_until)
+			log_warnx("%zu records of distinct keys wait for a "
+			    "worker (queue_max %zu): not reading agents until "
+			    "MySQL catches up", most, max);
+		master->pauses++;
 		conn_pause_all(1);
 	} else if (master->paused && most < max / 2) {
-		log_info("reading agents again (%zu records waiting)", most);
+		if (master_now_ms() >= master->pause_quiet_until)
+			log_info("reading agents again (%zu records waiting, "
+			    "%llu pauses)", most,
+			    (unsigned long long)master->pauses);
+		master->pause_quiet_until = master_now_ms() + 10000;
 		conn_pause_all(0);
 	}
 }

@@ -226,6 +226,8 @@ struct master {
 	TAILQ_HEAD(, conn)	 dead_conns;	/* freed after the event batch */
 	int			 nconns;
 	int			 paused;	/* not reading: queues full */
+	uint64_t		 pauses;
+	int64_t			 pause_quiet_until;	/* ms: no new log */
 	int			 quitting;
 	int64_t			 quit_deadline;
 	uint8_t			*rbuf;		/* one read buffer for all */

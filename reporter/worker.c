@@ -48,6 +48,7 @@ struct worker {
 	int64_t			 orphan_until;	/* ms; master gone: give up */
 	struct wstats		 stats;
 	size_t			 since_flush;	/* records read since */
+	int			 lost;		/* the retry is for a connection */
 	unsigned char		 buf[WORKER_READ_RECORDS *
 				    sizeof(struct record)];
 	size_t			 buflen;
@@ -199,12 +200,14 @@ worker_flush(struct worker *w)
 		jitter = (int)arc4random_uniform(
 		    (uint32_t)w->backoff_ms / 2 + 1);
 		w->retry_at = worker_now_ms() + w->backoff_ms / 2 + jitter;
+		w->lost = !store_connected(w->st);
 		log_warnx("%zu rows held; retrying in %d ms", n,
 		    w->backoff_ms / 2 + jitter);
 		return;
 	}
 	if (w->backoff_ms != 0)
-		log_info("MySQL is back: %zu rows stored", n);
+		log_info(w->lost ? "MySQL is back: %zu rows stored" :
+		    "stored %zu rows after retrying", n);
 	w->backoff_ms = 0;
 	w->retry_at = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
