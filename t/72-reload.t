@@ -15,15 +15,9 @@ use Lars;
 my $t = Lars->new;
 my $d = $t->dir;
 
-sub workers {
-	my $master = $t->reporter_pid;
-	return scalar grep { /^\s*\d+\s+$master\s+lars-reporter: worker \d+\b/ }
-	    split /\n/, `ps -eo pid=,ppid=,args=`;
-}
-
 $t->conf('reporter.db_thread_cnt' => 2);
 $t->run_reporter;
-ok($t->wait_for(sub { workers() == 2 }), 'two workers');
+ok($t->wait_for(sub { scalar(keys %{ $t->workers }) == 2 }), 'two workers');
 
 # a load across the reload: 5 s at a modest rate over many keys
 my $pid = fork // die;
@@ -37,7 +31,7 @@ $t->conf('reporter.db_thread_cnt' => 5, 'reporter.flush_interval_ms' => 20);
 $t->signal('HUP');
 ok($t->wait_log(qr/configuration reloaded: generation 2 with 5 workers/),
     'reload with 5 workers');
-ok($t->wait_for(sub { workers() == 5 }), 'five workers run now');
+ok($t->wait_for(sub { scalar(keys %{ $t->workers }) == 5 }), 'five workers run now');
 ok($t->wait_log(qr/generation 1: every record committed, workers gone/),
     'the old generation drained and left');
 
@@ -48,7 +42,7 @@ ok($t->wait_log(qr/configuration reloading FAILED/), 'a bad file: reloading FAIL
 like($t->log, qr/unknown key "bogus_key"/, 'with the reason');
 waitpid($pid, 0);
 is($?, 0, 'the load ran through both reloads');
-is(workers(), 5, 'still five workers after the failed reload');
+is(scalar(keys %{ $t->workers }), 5, 'still five workers after the failed reload');
 my $expected = $t->read_file('expected.tsv');
 ok(length $expected, 'the load generator wrote its expected table');
 ok($t->wait_rows($expected, 30), 'every record landed, newest per key');

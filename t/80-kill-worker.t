@@ -17,52 +17,17 @@ use Lars;
 my $t = Lars->new;
 my $d = $t->dir;
 
-# The workers: children of the master titled "lars-reporter: worker N".
-sub workers {
-	my $master = $t->reporter_pid;
-	my %w;
-	for (split /\n/, `ps -eo pid=,ppid=,args=`) {
-		$w{$1} = $2 if /^\s*(\d+)\s+$master\s+lars-reporter: worker (\d+)\b/;
-	}
-	return \%w;	# pid => slot
-}
-
-# lars-report -L in the background; returns its pid.
-sub start_load {
-	my @args = @_;
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open STDOUT, '>', "$d/load.out" or POSIX::_exit(127);
-		open STDERR, '>', "$d/load.err" or POSIX::_exit(127);
-		exec($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port,
-		    '-L', @args) or POSIX::_exit(127);
-	}
-	return $pid;
-}
-
-# USR1 and the stats line it logs, as a hash.
-sub stats {
-	my $n = () = $t->log =~ /stats: /g;
-	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
-		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
-		return {};
-	};
-	my @l = $t->log =~ /stats: (.*)/g;
-	return { $l[-1] =~ /(\w+) (\d+)/g };
-}
-
 $t->conf('reporter.db_thread_cnt' => 3);
 $t->run_reporter;
-ok($t->wait_for(sub { keys %{ workers() } == 3 }), 'three workers');
+ok($t->wait_for(sub { keys %{ $t->workers } == 3 }), 'three workers');
 
 my $t0 = time;
-my $load = start_load('-n', 8, '-T', 8, '-R', 4000, '-r', 10, '-k', 20000,
+my $load = $t->start_load('-n', 8, '-T', 8, '-R', 4000, '-r', 10, '-k', 20000,
     '-o', "$d/expected.tsv");
 sleep 1.5;
 my @killed;
 for my $i (1 .. 5) {
-	my $w = workers();
+	my $w = $t->workers;
 	my @pids = sort keys %$w;
 	if (!@pids) {
 		fail("kill $i: no worker to kill");
@@ -94,9 +59,9 @@ is(scalar @replay, 3 + 5, 'the log shows 3 starts and 5 respawns');
 diag("records to replay at each start: @replay");
 cmp_ok((sort { $b <=> $a } @replay)[0], '>', 0,
     'a replacement worker was handed its predecessor\'s uncommitted records');
-ok($t->wait_for(sub { keys %{ workers() } == 3 }, 15),
+ok($t->wait_for(sub { keys %{ $t->workers } == 3 }, 15),
     'three workers run again');
-my $s = stats();
+my $s = $t->stats;
 is($s->{worker_restarts}, 5, 'stats: 5 worker restarts');
 is($s->{dropped}, 0, 'stats: nothing dropped');
 is($s->{records}, $records, 'stats: the master received every record sent');

@@ -28,38 +28,6 @@ my $d = $t->dir;
 # that RSS measures what the reporter holds.
 $ENV{ASAN_OPTIONS} .= ':quarantine_size_mb=1';
 
-sub workers {
-	my $master = $t->reporter_pid;
-	my %w;
-	for (split /\n/, `ps -eo pid=,ppid=,args=`) {
-		$w{$1} = $2 if /^\s*(\d+)\s+$master\s+lars-reporter: worker (\d+)\b/;
-	}
-	return \%w;	# pid => slot
-}
-
-sub start_load {
-	my @args = @_;
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open STDOUT, '>', "$d/load.out" or POSIX::_exit(127);
-		open STDERR, '>', "$d/load.err" or POSIX::_exit(127);
-		exec($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port,
-		    '-L', @args) or POSIX::_exit(127);
-	}
-	return $pid;
-}
-
-sub stats {
-	my $n = () = $t->log =~ /stats: /g;
-	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
-		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
-		return {};
-	};
-	my @l = $t->log =~ /stats: (.*)/g;
-	return { $l[-1] =~ /(\w+) (\d+)/g };
-}
-
 # VmRSS in bytes, undef if the process is gone.
 sub rss {
 	my ($pid) = @_;
@@ -74,18 +42,18 @@ sub rss {
 $t->conf(socket => 1, 'reporter.db_thread_cnt' => $SLOTS,
     'reporter.queue_max' => 50000);
 $t->run_reporter;
-ok($t->wait_for(sub { keys %{ workers() } == $SLOTS }), "$SLOTS workers");
+ok($t->wait_for(sub { keys %{ $t->workers } == $SLOTS }), "$SLOTS workers");
 my $master = $t->reporter_pid;
 
-my $load = start_load('-n', 8, '-T', 30, '-R', 3000, '-r', 10, '-k', $KEYS,
+my $load = $t->start_load('-n', 8, '-T', 30, '-R', 3000, '-r', 10, '-k', $KEYS,
     '-o', "$d/expected.tsv");
 my $t0 = time;
 sleep 5;	# every key sent a few times; queues and tables at full size
 
 my %base = (master => rss($master));
-my %wpid = reverse %{ workers() };	# slot => pid
+my %wpid = reverse %{ $t->workers };	# slot => pid
 $base{$_} = rss($wpid{$_}) for keys %wpid;
-my $before = stats();
+my $before = $t->stats;
 diag(sprintf "before the outage: %d records received; RSS master %.1f MiB, "
     . "workers %s", $before->{records},
     $base{master} / $MiB, join ', ', map { sprintf "%.1f MiB", $base{$_} / $MiB }
@@ -103,7 +71,7 @@ while (time - $down < 20) {
 		$peak{$who} = $r if $r > $peak{$who};
 	}
 }
-my $during = stats();
+my $during = $t->stats;
 $t->_start_db;
 diag(sprintf "MariaDB started at %.1f s", time - $t0);
 
@@ -128,7 +96,7 @@ for my $slot (sort keys %wpid) {
 	    . "the keys", $slot, ($peak{$slot} - $base{$slot}) / $MiB,
 	    $base{$slot} / $MiB, $peak{$slot} / $MiB);
 }
-is_deeply(workers(), { reverse %wpid }, 'no worker died during the outage');
+is_deeply($t->workers, { reverse %wpid }, 'no worker died during the outage');
 
 ok(waitpid($load, 0) == $load && $? == 0, 'the load generator finished')
     or diag($t->read_file('load.err'));
@@ -140,7 +108,7 @@ diag("load: $out");
 my $expected = $t->read_file('expected.tsv');
 ok($t->wait_rows($expected, 60), 'the table is exactly the expected one');
 diag(sprintf "table complete at %.1f s", time - $t0);
-my $s = stats();
+my $s = $t->stats;
 is($s->{records}, $records, 'stats: the master received every record sent');
 is($s->{dropped}, 0, 'stats: nothing dropped');
 is($s->{worker_restarts}, 0, 'stats: no worker restarts');

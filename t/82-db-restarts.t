@@ -16,45 +16,13 @@ use Lars;
 my $t = Lars->new;
 my $d = $t->dir;
 
-sub workers {
-	my $master = $t->reporter_pid;
-	my %w;
-	for (split /\n/, `ps -eo pid=,ppid=,args=`) {
-		$w{$1} = $2 if /^\s*(\d+)\s+$master\s+lars-reporter: worker (\d+)\b/;
-	}
-	return \%w;	# pid => slot
-}
-
-sub start_load {
-	my @args = @_;
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open STDOUT, '>', "$d/load.out" or POSIX::_exit(127);
-		open STDERR, '>', "$d/load.err" or POSIX::_exit(127);
-		exec($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port,
-		    '-L', @args) or POSIX::_exit(127);
-	}
-	return $pid;
-}
-
-sub stats {
-	my $n = () = $t->log =~ /stats: /g;
-	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
-		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
-		return {};
-	};
-	my @l = $t->log =~ /stats: (.*)/g;
-	return { $l[-1] =~ /(\w+) (\d+)/g };
-}
-
 # The unix socket: a restarted MariaDB listens on a new TCP port.
 $t->conf(socket => 1, 'reporter.db_thread_cnt' => 3);
 $t->run_reporter;
-ok($t->wait_for(sub { keys %{ workers() } == 3 }), 'three workers');
-my %w0 = %{ workers() };
+ok($t->wait_for(sub { keys %{ $t->workers } == 3 }), 'three workers');
+my %w0 = %{ $t->workers };
 
-my $load = start_load('-n', 8, '-T', 12, '-R', 3000, '-r', 10, '-k', 20000,
+my $load = $t->start_load('-n', 8, '-T', 12, '-R', 3000, '-r', 10, '-k', 20000,
     '-o', "$d/expected.tsv");
 my $t0 = time;
 sleep 2;
@@ -84,12 +52,12 @@ cmp_ok($lost, '>=', 3, "the log shows the lost server ($lost lines)");
 my $connects = () = $log =~ /connected to MySQL/g;
 cmp_ok($connects, '>=', 3 + 3, "and the workers reconnecting ($connects "
     . 'connects, 3 at start)');
-my $s = stats();
+my $s = $t->stats;
 is($s->{records}, $records, 'stats: the master received every record sent');
 is($s->{dropped}, 0, 'stats: nothing dropped');
 is($s->{worker_restarts}, 0, 'stats: no worker restarts');
 cmp_ok($s->{mysql_connects}, '>=', 6, "stats: $s->{mysql_connects} MySQL "
     . 'connects');
-is_deeply(workers(), \%w0, 'the same workers still run');
+is_deeply($t->workers, \%w0, 'the same workers still run');
 
 $t->done_testing;

@@ -17,38 +17,6 @@ use Lars;
 my $t = Lars->new;
 my $d = $t->dir;
 
-sub workers {
-	my $master = $t->reporter_pid;
-	my %w;
-	for (split /\n/, `ps -eo pid=,ppid=,args=`) {
-		$w{$1} = $2 if /^\s*(\d+)\s+$master\s+lars-reporter: worker (\d+)\b/;
-	}
-	return \%w;	# pid => slot
-}
-
-sub start_load {
-	my @args = @_;
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open STDOUT, '>', "$d/load.out" or POSIX::_exit(127);
-		open STDERR, '>', "$d/load.err" or POSIX::_exit(127);
-		exec($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port,
-		    '-L', @args) or POSIX::_exit(127);
-	}
-	return $pid;
-}
-
-sub stats {
-	my $n = () = $t->log =~ /stats: /g;
-	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
-		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
-		return {};
-	};
-	my @l = $t->log =~ /stats: (.*)/g;
-	return { $l[-1] =~ /(\w+) (\d+)/g };
-}
-
 sub lars_conns {
 	return split ' ', $t->sql("SELECT ID FROM information_schema.PROCESSLIST "
 	    . "WHERE USER = 'lars' ORDER BY ID");
@@ -56,11 +24,11 @@ sub lars_conns {
 
 $t->conf('reporter.db_thread_cnt' => 3);
 $t->run_reporter;
-ok($t->wait_for(sub { keys %{ workers() } == 3 }), 'three workers');
-my %w0 = %{ workers() };
+ok($t->wait_for(sub { keys %{ $t->workers } == 3 }), 'three workers');
+my %w0 = %{ $t->workers };
 ok($t->wait_for(sub { lars_conns() == 3 }), 'three connections of lars');
 
-my $load = start_load('-n', 8, '-T', 10, '-R', 3000, '-r', 10, '-k', 20000,
+my $load = $t->start_load('-n', 8, '-T', 10, '-R', 3000, '-r', 10, '-k', 20000,
     '-o', "$d/expected.tsv");
 my $t0 = time;
 sleep 2;
@@ -104,11 +72,11 @@ cmp_ok(scalar @lost, '>=', 6, 'the log shows every lost connection')
 diag("lost: $_") for (sort { $a cmp $b } keys %{{ map { $_ => 1 } @lost }});
 my $connects = () = $log =~ /connected to MySQL/g;
 is($connects, 9, 'and every worker reconnecting twice (9 connects)');
-my $s = stats();
+my $s = $t->stats;
 is($s->{records}, $records, 'stats: the master received every record sent');
 is($s->{dropped}, 0, 'stats: nothing dropped');
 is($s->{mysql_connects}, 9, 'stats: 9 MySQL connects');
 is($s->{worker_restarts}, 0, 'stats: no worker restarts');
-is_deeply(workers(), \%w0, 'the same workers still run');
+is_deeply($t->workers, \%w0, 'the same workers still run');
 
 $t->done_testing;

@@ -17,29 +17,6 @@ use Lars;
 my $t = Lars->new;
 my $d = $t->dir;
 
-sub start_load {
-	my @args = @_;
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open STDOUT, '>', "$d/load.out" or POSIX::_exit(127);
-		open STDERR, '>', "$d/load.err" or POSIX::_exit(127);
-		exec($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port,
-		    '-L', @args) or POSIX::_exit(127);
-	}
-	return $pid;
-}
-
-sub stats {
-	my $n = () = $t->log =~ /stats: /g;
-	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
-		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
-		return {};
-	};
-	my @l = $t->log =~ /stats: (.*)/g;
-	return { $l[-1] =~ /(\w+) (\d+)/g };
-}
-
 sub s32 { unpack 'l', pack 'L', $_[0] }
 
 # The load's key layout (contrib/lars-report/load.c): group g of -r
@@ -69,7 +46,7 @@ like($t->sql("SHOW TRIGGERS FROM lars_dns"), qr/reject_one/,
 $t->conf('reporter.db_thread_cnt' => 3);
 $t->run_reporter;
 
-my $load = start_load('-n', 4, '-T', 5, '-R', 2000, '-r', 10, '-k', 5000,
+my $load = $t->start_load('-n', 4, '-T', 5, '-R', 2000, '-r', 10, '-k', 5000,
     '-m', $BASE, '-o', "$d/expected.tsv");
 ok(waitpid($load, 0) == $load && $? == 0, 'the load generator finished')
     or diag($t->read_file('load.err'));
@@ -95,7 +72,7 @@ my @dropped = $log =~ /dropped the row (modid=\S+ cmdid=\S+ ip=\S+ port=\S+ call
 my %names = map { $_ => 1 } @dropped;
 is_deeply([keys %names], [$name], 'and no other key')
     or diag(join "\n", keys %names);
-my $s = stats();
+my $s = $t->stats;
 is($s->{records}, $records, 'stats: the master received every record sent');
 cmp_ok($s->{dropped}, '>=', 1, "stats: dropped $s->{dropped} (that row, "
     . 'once per batch holding it)');

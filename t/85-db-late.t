@@ -16,38 +16,6 @@ use Lars;
 my $t = Lars->new;
 my $d = $t->dir;
 
-sub workers {
-	my $master = $t->reporter_pid;
-	my %w;
-	for (split /\n/, `ps -eo pid=,ppid=,args=`) {
-		$w{$1} = $2 if /^\s*(\d+)\s+$master\s+lars-reporter: worker (\d+)\b/;
-	}
-	return \%w;	# pid => slot
-}
-
-sub start_load {
-	my @args = @_;
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open STDOUT, '>', "$d/load.out" or POSIX::_exit(127);
-		open STDERR, '>', "$d/load.err" or POSIX::_exit(127);
-		exec($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port,
-		    '-L', @args) or POSIX::_exit(127);
-	}
-	return $pid;
-}
-
-sub stats {
-	my $n = () = $t->log =~ /stats: /g;
-	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
-		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
-		return {};
-	};
-	my @l = $t->log =~ /stats: (.*)/g;
-	return { $l[-1] =~ /(\w+) (\d+)/g };
-}
-
 # The unix socket: a restarted MariaDB listens on a new TCP port.
 $t->conf(socket => 1, 'reporter.db_thread_cnt' => 3);
 $t->_stop_db;
@@ -56,11 +24,11 @@ $t->run_reporter;		# dies unless the port accepts
 pass('the reporter started, its port accepts');
 ok($t->wait_log(qr/connect: MySQL error 2002\b/),
     'the failed connect is logged');
-ok($t->wait_for(sub { keys %{ workers() } == 3 }), 'three workers run');
-my %w0 = %{ workers() };
+ok($t->wait_for(sub { keys %{ $t->workers } == 3 }), 'three workers run');
+my %w0 = %{ $t->workers };
 
 my $t0 = time;
-my $load = start_load('-n', 4, '-T', 5, '-R', 3000, '-r', 10, '-k', 10000,
+my $load = $t->start_load('-n', 4, '-T', 5, '-R', 3000, '-r', 10, '-k', 10000,
     '-o', "$d/expected.tsv");
 ok(waitpid($load, 0) == $load && $? == 0,
     'the load generator finished while MariaDB is down')
@@ -69,7 +37,7 @@ my $out = $t->read_file('load.out') // '';
 like($out, qr/expecting 10000 rows/, 'load: 10000 keys') or diag($out);
 my ($records) = $out =~ /(\d+) records over/;
 diag("load: $out");
-my $s = stats();
+my $s = $t->stats;
 is($s->{records}, $records, 'stats: the master received every record');
 is($s->{rows}, 0, 'stats: no row stored yet');
 
@@ -79,9 +47,9 @@ my $expected = $t->read_file('expected.tsv');
 ok($t->wait_rows($expected, 60), 'the table is exactly the expected one');
 diag(sprintf "table complete at %.1f s", time - $t0);
 like($t->log, qr/MySQL is back: \d+ rows stored/, 'the log says MySQL is back');
-$s = stats();
+$s = $t->stats;
 is($s->{dropped}, 0, 'stats: nothing dropped');
 is($s->{worker_restarts}, 0, 'stats: no worker restarts');
-is_deeply(workers(), \%w0, 'the same workers still run');
+is_deeply($t->workers, \%w0, 'the same workers still run');
 
 $t->done_testing;

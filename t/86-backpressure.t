@@ -26,47 +26,15 @@ my $MSGS = 60000;
 my $t = Lars->new;
 my $d = $t->dir;
 
-sub workers {
-	my $master = $t->reporter_pid;
-	my %w;
-	for (split /\n/, `ps -eo pid=,ppid=,args=`) {
-		$w{$1} = $2 if /^\s*(\d+)\s+$master\s+lars-reporter: worker (\d+)\b/;
-	}
-	return \%w;	# pid => slot
-}
-
-sub start_load {
-	my @args = @_;
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open STDOUT, '>', "$d/load.out" or POSIX::_exit(127);
-		open STDERR, '>', "$d/load.err" or POSIX::_exit(127);
-		exec($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port,
-		    '-L', @args) or POSIX::_exit(127);
-	}
-	return $pid;
-}
-
-sub stats {
-	my $n = () = $t->log =~ /stats: /g;
-	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
-		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
-		return {};
-	};
-	my @l = $t->log =~ /stats: (.*)/g;
-	return { $l[-1] =~ /(\w+) (\d+)/g };
-}
-
 # The unix socket: a restarted MariaDB listens on a new TCP port.
 $t->conf(socket => 1, 'reporter.db_thread_cnt' => 3,
     'reporter.queue_max' => 1024);
 $t->_stop_db;
 $t->run_reporter;
-ok($t->wait_for(sub { keys %{ workers() } == 3 }), 'three workers');
+ok($t->wait_for(sub { keys %{ $t->workers } == 3 }), 'three workers');
 
 my $t0 = time;
-my $load = start_load('-n', 2, '-N', $MSGS, '-r', 10, '-k', $KEYS,
+my $load = $t->start_load('-n', 2, '-N', $MSGS, '-r', 10, '-k', $KEYS,
     '-o', "$d/expected.tsv");
 ok($t->wait_log(qr/not reading agents/, 20),
     'the master says it stops reading agents') or diag($t->log_tail);
@@ -75,9 +43,9 @@ diag(sprintf "%.1f s: %s", time - $t0, $line // '');
 
 # The load blocks: give the socket buffers time to fill, then watch.
 sleep 3;
-my $s1 = stats();
+my $s1 = $t->stats;
 sleep 3;
-my $s2 = stats();
+my $s2 = $t->stats;
 is(waitpid($load, WNOHANG), 0, sprintf 'the load generator still runs '
     . 'after %.1f s', time - $t0);
 ok(defined $s1->{records} && defined $s2->{records}, 'two stats lines');
@@ -88,7 +56,7 @@ is($s2->{dropped}, 0, 'stats: nothing dropped');
 my @paused = $t->log =~ /not reading agents/g;
 is(scalar @paused, 1, 'said once');
 unlike($t->log, qr/reading agents again/, 'not reading again yet');
-ok(keys %{ workers() } == 3, 'the workers still run');
+ok(keys %{ $t->workers } == 3, 'the workers still run');
 
 $t->_start_db;
 diag(sprintf "MariaDB started at %.1f s", time - $t0);
@@ -114,7 +82,7 @@ my $expected = $t->read_file('expected.tsv');
 ok($t->wait_rows($expected, 60), 'the table is exactly the expected one');
 diag(sprintf "table complete at %.1f s", time - $t0);
 like($t->log, qr/reading agents again/, 'the log says it reads agents again');
-my $s = stats();
+my $s = $t->stats;
 is($s->{records}, $records, 'stats: the master received every record sent');
 is($s->{dropped}, 0, 'stats: nothing dropped');
 is($s->{worker_restarts}, 0, 'stats: no worker restarts');

@@ -18,46 +18,14 @@ use Lars;
 my $t = Lars->new;
 my $d = $t->dir;
 
-sub workers {
-	my $master = $t->reporter_pid;
-	my %w;
-	for (split /\n/, `ps -eo pid=,ppid=,args=`) {
-		$w{$1} = $2 if /^\s*(\d+)\s+$master\s+lars-reporter: worker (\d+)\b/;
-	}
-	return \%w;	# pid => slot
-}
-
-sub start_load {
-	my @args = @_;
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open STDOUT, '>', "$d/load.out" or POSIX::_exit(127);
-		open STDERR, '>', "$d/load.err" or POSIX::_exit(127);
-		exec($t->bin('lars-report'), '-H', '127.0.0.1', '-p', $t->port,
-		    '-L', @args) or POSIX::_exit(127);
-	}
-	return $pid;
-}
-
-sub stats {
-	my $n = () = $t->log =~ /stats: /g;
-	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
-		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
-		return {};
-	};
-	my @l = $t->log =~ /stats: (.*)/g;
-	return { $l[-1] =~ /(\w+) (\d+)/g };
-}
-
 # The unix socket: a restarted MariaDB listens on a new TCP port.
 $t->conf(socket => 1, 'reporter.db_thread_cnt' => 3,
     'reporter.queue_max' => 4096);
 $t->run_reporter;
-ok($t->wait_for(sub { keys %{ workers() } == 3 }), 'three workers');
+ok($t->wait_for(sub { keys %{ $t->workers } == 3 }), 'three workers');
 
 my $t0 = time;
-my $load = start_load('-n', 4, '-T', 14, '-R', 2000, '-r', 10, '-k', 6000,
+my $load = $t->start_load('-n', 4, '-T', 14, '-R', 2000, '-r', 10, '-k', 6000,
     '-o', "$d/expected.tsv");
 sleep 2;
 $t->_stop_db;
@@ -67,7 +35,7 @@ ok($t->wait_log(qr/kept the newest per key/, 10),
 
 my %done;
 for my $i (1 .. 3) {
-	my $w = workers();
+	my $w = $t->workers;
 	my ($pid) = grep { !$done{$w->{$_}} } sort keys %$w;
 	if (!$pid) {
 		fail("kill $i: no worker left to kill");
@@ -102,7 +70,7 @@ diag("load: $out");
 my $expected = $t->read_file('expected.tsv');
 ok($t->wait_rows($expected, 60), 'the table is exactly the expected one');
 diag(sprintf "table complete at %.1f s", time - $t0);
-my $s = stats();
+my $s = $t->stats;
 is($s->{records}, $records, 'stats: the master received every record sent');
 is($s->{dropped}, 0, 'stats: nothing dropped');
 is($s->{worker_restarts}, 3, 'stats: 3 worker restarts');

@@ -17,17 +17,6 @@ use Lars;
 my $t = Lars->new;
 my $d = $t->dir;
 
-sub stats {
-	my $n = () = $t->log =~ /stats: /g;
-	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
-		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
-		return {};
-	};
-	my @l = $t->log =~ /stats: (.*)/g;
-	return { $l[-1] =~ /(\w+) (\d+)/g };
-}
-
 $t->sql('SET GLOBAL max_allowed_packet = 8192');
 like($t->sql('SELECT @@GLOBAL.max_allowed_packet'), qr/^8192$/m,
     'max_allowed_packet is 8192');
@@ -47,7 +36,7 @@ my ($records) = $out =~ /(\d+) records over/;
 ok($t->wait_rows($t->read_file('expected.tsv'), 60),
     'the table is exactly the expected one');
 unlike($t->log, qr/MySQL error 1153/, 'no packet was too large');
-my $s = stats();
+my $s = $t->stats;
 is($s->{records}, $records, 'stats: the master received every record sent');
 is($s->{dropped}, 0, 'stats: nothing dropped');
 is($s->{mysql_connects}, 2, 'stats: one connection per worker, no reconnects');

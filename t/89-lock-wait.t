@@ -29,17 +29,6 @@ sub start {
 	return $pid;
 }
 
-sub stats {
-	my $n = () = $t->log =~ /stats: /g;
-	$t->signal('USR1');
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $n }) or do {
-		diag("no stats line 10 s after SIGUSR1:\n" . $t->log_tail(10));
-		return {};
-	};
-	my @l = $t->log =~ /stats: (.*)/g;
-	return { $l[-1] =~ /(\w+) (\d+)/g };
-}
-
 $t->sql('SET GLOBAL innodb_lock_wait_timeout = 1');
 $t->conf('reporter.db_thread_cnt' => 2);
 $t->run_reporter;
@@ -78,7 +67,7 @@ ok($t->wait_rows($t->read_file('expected.tsv'), 60),
 diag(sprintf "table complete at %.1f s", time - $t0);
 unlike($t->log, qr/dropped the row/, 'no row dropped');
 unlike($t->log, qr/storing it in parts/, 'no batch split as if a row were bad');
-my $s = stats();
+my $s = $t->stats;
 cmp_ok($s->{retries}, '>', 0, "stats: $s->{retries} retries");
 is($s->{dropped}, 0, 'stats: nothing dropped');
 

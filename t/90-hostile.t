@@ -46,13 +46,6 @@ sub closed_by_peer {
 	return defined $r && $r == 0;
 }
 
-sub stats {
-	$t->signal('USR1');
-	my $before = () = $t->log =~ /stats: /g;
-	$t->wait_for(sub { (() = $t->log =~ /stats: /g) > $before });
-	my ($line) = reverse($t->log =~ /^.*stats: .*$/mg);
-	return { $line =~ /(\w+) (\d+)/g };
-}
 
 my $s = $t->connect;
 print $s "GET / HTTP/1.0\r\n\r\n" . ("\xff" x 100);
@@ -123,7 +116,7 @@ close $s;
 ok($t->wait_for(sub { $t->sql("SELECT succ_cnt FROM lars_dns.ServerCallStatus "
     . "WHERE modid = 500 AND cmdid = $n") eq "$n\n" }), 'a frame sent one byte at a time is stored');
 
-my $st = stats();
+my $st = $t->stats;
 ok($st->{bad_length} >= 3, "bad lengths counted ($st->{bad_length})");
 ok($st->{bad_msgid} >= 1, 'unknown msgid counted');
 ok($st->{bad_body} >= 1, 'undecodable body counted');
@@ -142,14 +135,14 @@ for (1 .. 2000) {
 	push @conns, $c;
 }
 is(scalar @conns, 2000, '2000 connections opened (the kernel accepts them)');
-$st = stats();
+$st = $t->stats;
 ok($st->{connections} <= 100, "at most max_conns held ($st->{connections})");
 ok($st->{rejected} >= 1800, "the rest closed at accept and counted ($st->{rejected})");
 my $logged = () = $t->log =~ /closed at accept: max_conns reached/g;
 ok($logged >= 1 && $logged < 20, "refusals logged, rate-limited ($logged lines)");
 close $_ for @conns;
 @conns = ();
-$t->wait_for(sub { stats()->{connections} == 0 });
+$t->wait_for(sub { $t->stats->{connections} == 0 });
 still_stores('2000 connections');
 $t->stop_reporter;
 
@@ -171,7 +164,7 @@ for my $i (1 .. 30) {
 ok($t->wait_for(sub { $t->sql("SELECT COUNT(*) FROM lars_dns.ServerCallStatus "
     . "WHERE modid = 500 AND cmdid > " . ($n - 30)) eq "30\n" }),
     'the agent\'s 30 reports land while 200 slow connections hang');
-ok($t->wait_for(sub { stats()->{timeouts} >= 200 }, 10),
+ok($t->wait_for(sub { $t->stats->{timeouts} >= 200 }, 10),
     'the 200 slow connections are closed by frame_timeout');
 ok(closed_by_peer($conns[0]), 'a slow connection sees the close');
 close $_ for @conns;
@@ -188,7 +181,7 @@ $t->run_reporter;
 $s = $t->connect;
 ok(closed_by_peer($s), '127.0.0.1 outside allow: closed at once');
 like($t->log, qr/127\.0\.0\.1:\d+: closed at accept: not in the allow list/, 'logged with the peer');
-ok(stats()->{denied} >= 1, 'counted');
+ok($t->stats->{denied} >= 1, 'counted');
 $t->stop_reporter;
 $t->conf('reactor.allow' => '10.0.0.0/8', extra => "[reactor]\nallow = 127.0.0.0/8\n");
 $t->run_reporter;

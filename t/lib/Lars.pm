@@ -84,6 +84,15 @@ package Lars;
 # (the host-order int32 the agents send, signed), Lars::row(@nine_fields)
 # (one line of rows()), Lars::diff_text($got, $expected).
 #
+# Load and figures (the zero-loss tests)
+#   $t->workers		{ pid => worker number } of the running master's
+#			workers, from ps
+#   $t->start_load(@args)  "lars-report -L @args" in the background against
+#			the reporter, output in DIR/load.out and DIR/load.err;
+#			returns its pid (waitpid it)
+#   $t->stats		send SIGUSR1, wait for the new "stats:" log line, return
+#			it as a hash (records, rows, dropped, ...)
+#
 # Ending: $t->done_testing runs the automatic checks and then
 # Test::More::done_testing; with a fixed plan use $t->plan($n), which adds
 # the checks ($Lars::CHECKS tests per Lars object).  An END block stops the
@@ -609,6 +618,42 @@ sub ip {
 sub plan {
 	my ($self, $n) = @_;
 	Test::More::plan(tests => $n + $CHECKS);
+}
+
+sub workers {
+	my ($self) = @_;
+	my $master = $self->reporter_pid;
+	my %w;
+	for (split /\n/, `ps -eo pid=,ppid=,args=`) {
+		$w{$1} = $2 if /^\s*(\d+)\s+$master\s+lars-reporter: worker (\d+)\b/;
+	}
+	return \%w;
+}
+
+sub start_load {
+	my ($self, @args) = @_;
+	my $d = $self->{dir};
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		open STDOUT, '>', "$d/load.out" or _exit(127);
+		open STDERR, '>', "$d/load.err" or _exit(127);
+		exec($self->bin('lars-report'), '-H', '127.0.0.1', '-p',
+		    $self->{port}, '-L', @args) or _exit(127);
+	}
+	return $pid;
+}
+
+sub stats {
+	my ($self) = @_;
+	my $n = () = $self->log =~ /stats: /g;
+	$self->signal('USR1');
+	$self->wait_for(sub { (() = $self->log =~ /stats: /g) > $n }) or do {
+		Test::More::diag("no stats line 10 s after SIGUSR1:\n"
+		    . $self->log_tail(10));
+		return {};
+	};
+	my @l = $self->log =~ /stats: (.*)/g;
+	return { $l[-1] =~ /(\w+) (\d+)/g };
 }
 
 sub done_testing {
