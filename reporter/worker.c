@@ -49,7 +49,7 @@ struct worker {
 	struct wstats		 stats;
 	size_t			 since_flush;	/* records read since */
 	int			 lost;		/* the retry is for a connection */
-	unsigned char		 buf[WORKER_READ_RECORDS *
+	_Alignas(struct record) unsigned char buf[WORKER_READ_RECORDS *
 				    sizeof(struct record)];
 	size_t			 buflen;
 };
