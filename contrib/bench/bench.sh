@@ -111,7 +111,7 @@ set_fig()
 
 heading()
 {
-	order+=("--$1")
+	order+=("--$*")
 }
 
 sql()
@@ -163,6 +163,12 @@ rss_kb()
 worker_pids()
 {
 	pgrep -P "$master" 2>/dev/null | tr '\n' ' ' || true
+}
+
+# machine_busy: CPU ticks all processes of the machine have used.
+machine_busy()
+{
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
 }
 
 workers_cpu()
@@ -457,13 +463,14 @@ hot()
 # uniq_rate (rows/s committed) and uniq_secs.
 unique()
 {
-	local tag=$1 base t0 t m0 w0 d0
+	local tag=$1 base t0 t m0 w0 d0 b0 m1 w1 d1
 
 	uniq_rate=0 uniq_secs=timeout
-	uniq_cpu_master=- uniq_cpu_workers=- uniq_cpu_db=-
+	uniq_cpu_master=- uniq_cpu_workers=- uniq_cpu_db=- uniq_cpu_other=-
 	sql "TRUNCATE TABLE ServerCallStatus"
 	base=$(status_var Handler_write)
 	m0=$(cpu_ticks "$master") w0=$(workers_cpu) d0=$(cpu_ticks "$DBPID")
+	b0=$(machine_busy)
 	t0=$EPOCHREALTIME
 	load "$tag" -n 1 -N 100000 -r 10 -k 1000000 -o "$out/expect-$tag.tsv"
 	if ! t=$(wait_inserted "$base" "$l_rows" 120); then
@@ -473,11 +480,13 @@ unique()
 	uniq_secs=$(calc "$t - $t0" 3)
 	uniq_rate=$(calc "$l_rows / $uniq_secs")
 	t=$(since "$t0")
-	uniq_cpu_master=$(calc \
-	    "($(cpu_ticks "$master") - $m0) / $cpu_hz / $t * 100")
-	uniq_cpu_workers=$(calc "($(workers_cpu) - $w0) / $cpu_hz / $t * 100")
-	uniq_cpu_db=$(calc \
-	    "($(cpu_ticks "$DBPID") - $d0) / $cpu_hz / $t * 100")
+	m1=$(($(cpu_ticks "$master") - m0)) w1=$(($(workers_cpu) - w0))
+	d1=$(($(cpu_ticks "$DBPID") - d0))
+	uniq_cpu_master=$(calc "$m1 / $cpu_hz / $t * 100")
+	uniq_cpu_workers=$(calc "$w1 / $cpu_hz / $t * 100")
+	uniq_cpu_db=$(calc "$d1 / $cpu_hz / $t * 100")
+	uniq_cpu_other=$(calc "(($(machine_busy) - $b0 - $m1 - $w1 - $d1) / \
+	    $cpu_hz - $l_cpu) / $t * 100")
 	say "    $l_rows rows inserted after $uniq_secs s: $uniq_rate rows/s"
 	# the counter counts inserts as they happen: wait for the commit
 	if t=$(wait_table "$out/expect-$tag.tsv" 30); then
@@ -551,7 +560,7 @@ say "# 2. hot keys: $hot_keys keys, 8 connections, 10 results per message," \
 daemon_start "$workers" main
 sql "TRUNCATE TABLE ServerCallStatus"
 c0=$(cpu_ticks "$master") w0=$(workers_cpu) d0=$(cpu_ticks "$DBPID")
-rows0=$(daemon_stat rows) k0=$(compactions)
+rows0=$(daemon_stat rows) k0=$(compactions) b0=$(machine_busy)
 t0=$EPOCHREALTIME
 sampler_start
 hot hot 8 10 "$hot_secs"
@@ -559,6 +568,7 @@ sampler_stop
 rows1=$(daemon_stat rows) k1=$(compactions)
 # CPU up to the load's end plus the lag: what storing it all took
 c1=$(cpu_ticks "$master") w1=$(workers_cpu) d1=$(cpu_ticks "$DBPID")
+b1=$(machine_busy)
 wall=$(since "$t0")
 hot_rate=$l_rate hot_records=$l_records hot_secs_real=$l_secs
 heading "hot keys ($hot_keys keys rewritten constantly;" \
@@ -579,6 +589,9 @@ set_fig hot_cpu_db "$(calc "($d1 - $d0) / $cpu_hz / $wall * 100")" \
     "% cpu" "mariadbd CPU over the run"
 set_fig hot_cpu_client "$(calc "$l_cpu / $l_secs * 100")" "% cpu" \
     "lars-report's CPU while it sends (2 cores: 200%)"
+set_fig hot_cpu_other "$(calc "(($b1 - $b0 - ($c1 - $c0) - ($w1 - $w0) - \
+    ($d1 - $d0)) / $cpu_hz - $l_cpu) / $wall * 100")" "% cpu" \
+    "everything else on the machine meanwhile (noise)"
 set_fig hot_rows "$(calc "($rows1 - $rows0) / $wall")" rows/s \
     "rows upserted into MariaDB (the daemon's stats)"
 set_fig hot_rows_rec "$(calc "($rows1 - $rows0) / $hot_records" 3)" \
@@ -607,6 +620,8 @@ set_fig uniq_cpu_workers "$uniq_cpu_workers" "% cpu" \
     "workers' CPU meanwhile, all together"
 set_fig uniq_cpu_db "$uniq_cpu_db" "% cpu" \
     "mariadbd CPU meanwhile (2 cores: 200%)"
+set_fig uniq_cpu_other "$uniq_cpu_other" "% cpu" \
+    "everything else on the machine meanwhile (noise)"
 
 say
 say "# 4. results per message 1, 10, 100 (hot keys, 8 connections," \
