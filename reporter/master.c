@@ -28,6 +28,7 @@
 
 #define MASTER_EVENTS		256
 #define MASTER_RBUF		(256 * 1024)	/* one read, for every conn */
+#define MASTER_COMPACT_MIN	32768	/* records: a first compaction */
 #define MASTER_SWEEP_MS		1000
 
 struct master *master;
@@ -177,27 +178,42 @@ master_flush_queues(void)
 }
 
 /*
- * A slot holding queue_max records (its worker cannot commit) is compacted
- * to one record per key.  When that does not get it under 3/4 of
- * queue_max (too many distinct keys), stop reading agents until every
- * slot is under half of it: TCP backpressure instead of loss.
+ * A slot whose worker falls behind (or cannot commit) is compacted to one
+ * record per key each time its queue doubles what the last compaction
+ * left, from MASTER_COMPACT_MIN records up to queue_max: memory follows
+ * the distinct keys, not the backlog.  When compaction at queue_max still
+ * leaves 3/4 of it (that many distinct keys), stop reading agents until
+ * every slot is under half of it: TCP backpressure instead of loss.
  */
 static void
 master_backpressure(void)
 {
 	const size_t max = (size_t)master->conf->queue_max;
+	const size_t least = max < MASTER_COMPACT_MIN ? max : MASTER_COMPACT_MIN;
 	struct slot *s;
-	size_t most = 0, before;
+	size_t most = 0, before, left;
 	int full = 0;
 
 	SLOT_FOREACH(s) {
-		if (queue_waiting(&s->q) >= max && !master->paused) {
+		if (s->compact_at < least || queue_waiting(&s->q) == 0)
+			s->compact_at = least;
+		if (queue_waiting(&s->q) >= s->compact_at && !master->paused) {
 			before = queue_waiting(&s->q);
 			queue_compact(&s->q);
-			log_info("worker %d: %zu records wait; kept the newest "
-			    "per key: %zu", s->id, before,
-			    queue_waiting(&s->q));
-			full |= queue_waiting(&s->q) >= max / 4 * 3;
+			left = queue_waiting(&s->q);
+			/* at most one info line in 10 s: it can be often */
+			if (master_now_ms() >= master->compact_quiet_until) {
+				log_info("worker %d: %zu records wait; kept the "
+				    "newest per key: %zu", s->id, before, left);
+				master->compact_quiet_until =
+				    master_now_ms() + 10000;
+			} else
+				log_debug("worker %d: %zu records wait; kept "
+				    "the newest per key: %zu", s->id, before,
+				    left);
+			s->compact_at = left * 2 > max ? max :
+			    left * 2 < least ? least : left * 2;
+			full |= left >= max / 4 * 3;
 		}
 		if (queue_waiting(&s->q) > most)
 			most = queue_waiting(&s->q);

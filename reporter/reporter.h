@@ -179,6 +179,7 @@ struct slot {
 	int		 never;		/* it last exited WORKER_EXIT_NEVER */
 	struct wstats	 last;		/* the worker's latest figures */
 	uint64_t	 replayed;	/* records re-sent to respawned workers */
+	size_t		 compact_at;	/* queue size of the next compaction */
 };
 
 /*
@@ -228,6 +229,7 @@ struct master {
 	int			 paused;	/* not reading: queues full */
 	uint64_t		 pauses;
 	int64_t			 pause_quiet_until;	/* ms: no new log */
+	int64_t			 compact_quiet_until;
 	int			 quitting;
 	int64_t			 quit_deadline;
 	uint8_t			*rbuf;		/* one read buffer for all */
