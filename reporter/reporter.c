@@ -24,6 +24,10 @@ static struct pidfh *reporter_pidfile(const struct config *);
 static int reporter_daemonize(const struct config *, struct pidfh *);
 static void reporter_drop(const char *);
 
+/* File scope: the configuration lives as long as the process, also on
+ * the fatal paths before the master owns it. */
+static struct config *reporter_conf;
+
 static const struct option reporter_longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -134,7 +138,6 @@ main(int argc, char *argv[], char *envp[])
 {
 	char path[PATH_MAX];
 	const char *file = CONF_DEFAULT_PATH;
-	struct config *conf;
 	struct pidfh *pfh = NULL;
 	int ch, debug = 0, check = 0, verbose = 0, nerrors, ready = -1;
 
@@ -172,28 +175,28 @@ main(int argc, char *argv[], char *envp[])
 		log_warn("%s", file);
 		exit(1);
 	}
-	if ((conf = config_load(path, &nerrors)) == NULL) {
+	if ((reporter_conf = config_load(path, &nerrors)) == NULL) {
 		fprintf(stderr, "%s: %d error%s: configuration not loaded\n",
 		    path, nerrors, nerrors == 1 ? "" : "s");
 		exit(1);
 	}
 	if (check) {
 		fprintf(stderr, "configuration OK\n");
-		config_free(conf);
+		config_free(reporter_conf);
 		exit(0);
 	}
-	log_setverbose(verbose + conf->verbose);
-	if (geteuid() == 0 && conf->user[0] == '\0' && !debug)
+	log_setverbose(verbose + reporter_conf->verbose);
+	if (geteuid() == 0 && reporter_conf->user[0] == '\0' && !debug)
 		fatalx("refusing to run as root: set [reporter] user in %s, "
 		    "or run in the foreground with -d", path);
 	if (!debug)
-		pfh = reporter_pidfile(conf);
+		pfh = reporter_pidfile(reporter_conf);
 	log_procname("master");
-	master_init(conf, pfh, verbose);
+	master_init(reporter_conf, pfh, verbose);
 	if (!debug)
-		ready = reporter_daemonize(conf, pfh);
-	if (conf->user[0] != '\0')
-		reporter_drop(conf->user);
+		ready = reporter_daemonize(reporter_conf, pfh);
+	if (reporter_conf->user[0] != '\0')
+		reporter_drop(reporter_conf->user);
 	setproctitle("master");
 	master_run(ready);
 }
