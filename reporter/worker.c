@@ -54,6 +54,9 @@ struct worker {
 	size_t			 buflen;
 };
 
+/* Reachable to the end, whichever exit(3) ends the worker. */
+static struct worker *worker_self;
+
 static volatile sig_atomic_t worker_quit;
 static volatile sig_atomic_t worker_hold;
 static sigset_t worker_waitmask;	/* signals ppoll(2) lets in */
@@ -291,6 +294,7 @@ worker_main(const struct config *conf, int slot, int rfd, int afd, int hold)
 	worker_signals();
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		fatal("%s: calloc", __func__);
+	worker_self = w;
 	w->conf = conf;
 	w->slot = slot;
 	w->rfd = rfd;
@@ -336,5 +340,6 @@ worker_main(const struct config *conf, int slot, int rfd, int afd, int hold)
 	store_free(w->st);
 	coalesce_free(&w->held);
 	free(w);
+	worker_self = NULL;
 	exit(WORKER_EXIT_OK);
 }
