@@ -27,6 +27,7 @@
 #include "log.h"
 #include "reporter.h"
 #include "store.h"
+#include "upsert.h"
 
 #ifndef ER_CONNECTION_KILLED
 #define ER_CONNECTION_KILLED	1927
@@ -41,19 +42,13 @@ static const char *store_key_cols[COL_NKEY] = {
 	"modid", "cmdid", "ip", "port", "caller"
 };
 
-static const char store_head[] = "INSERT INTO " STORE_TABLE
-    " (modid,cmdid,ip,port,caller,succ_cnt,err_cnt,ts,overload) VALUES ";
-#define STORE_TAIL(cmp) " ON DUPLICATE KEY UPDATE"			\
-    " succ_cnt=IF(VALUES(ts)" cmp "ts,VALUES(succ_cnt),succ_cnt),"	\
-    " err_cnt=IF(VALUES(ts)" cmp "ts,VALUES(err_cnt),err_cnt),"		\
-    " overload=IF(VALUES(ts)" cmp "ts,VALUES(overload),overload),"	\
-    " ts=GREATEST(ts,VALUES(ts))"
+static const char store_head[] = UPSERT_HEAD;
 
 /* Equal ts: the later report wins; rows moved from an abandoned older
  * generation were received earlier than what the table holds, so they
  * only win with a newer ts. */
-static const char store_tail[] = STORE_TAIL(">=");
-static const char store_tail_older[] = STORE_TAIL(">");
+static const char store_tail[] = UPSERT_TAIL(">=");
+static const char store_tail_older[] = UPSERT_TAIL(">");
 
 enum store_class {
 	CLASS_OK,
@@ -91,7 +86,6 @@ static enum store_class store_try(struct store *, struct coalesce *, size_t,
     size_t);
 static enum store_class store_isolate(struct store *, struct coalesce *,
     size_t, size_t);
-static char *store_put_int(char *, int32_t, int);
 static char *store_put_row(struct store *, char *, const struct centry *);
 
 struct store *
@@ -306,28 +300,6 @@ store_packet_limit(struct store *st)
 	return 0;
 }
 
-/* Decimal, as signed or as the unsigned bit pattern; no snprintf. */
-static char *
-store_put_int(char *p, int32_t v, int as_unsigned)
-{
-	char tmp[12];
-	uint32_t u;
-	int n = 0;
-
-	if (!as_unsigned && v < 0) {
-		*p++ = '-';
-		u = 0u - (uint32_t)v;
-	} else
-		u = (uint32_t)v;
-	do {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	while (n > 0)
-		*p++ = tmp[--n];
-	return p;
-}
-
 static char *
 store_put_row(struct store *st, char *p, const struct centry *e)
 {
@@ -337,14 +309,14 @@ store_put_row(struct store *st, char *p, const struct centry *e)
 
 	*p++ = '(';
 	for (i = 0; i < COL_NKEY; i++) {
-		p = store_put_int(p, key[i], st->key_unsigned[i]);
+		p = upsert_put_int(p, key[i], st->key_unsigned[i]);
 		*p++ = ',';
 	}
-	p = store_put_int(p, e->succ, 0);
+	p = upsert_put_int(p, e->succ, 0);
 	*p++ = ',';
-	p = store_put_int(p, e->err, 0);
+	p = upsert_put_int(p, e->err, 0);
 	*p++ = ',';
-	p = store_put_int(p, (int32_t)e->ts, 1);
+	p = upsert_put_int(p, (int32_t)e->ts, 1);
 	*p++ = ',';
 	*p++ = '\'';
 	*p++ = e->overload ? '1' : '0';

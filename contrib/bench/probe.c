@@ -28,20 +28,17 @@
 
 #include <mysql.h>
 
+#include "upsert.h"
+
 #define PROBE_BATCH	1000		/* rows per statement */
 #define PROBE_COLS	9
 #define PROBE_ROW_MAX	128		/* bytes of one "(...)," at most */
 #define PROBE_THREADS	16
 #define PROBE_TS	1700000000u
 
-/* The statement of reporter/store.c, verbatim. */
-static const char probe_head[] = "INSERT INTO ServerCallStatus"
-    " (modid,cmdid,ip,port,caller,succ_cnt,err_cnt,ts,overload) VALUES ";
-static const char probe_tail[] = " ON DUPLICATE KEY UPDATE"
-    " succ_cnt=IF(VALUES(ts)>=ts,VALUES(succ_cnt),succ_cnt),"
-    " err_cnt=IF(VALUES(ts)>=ts,VALUES(err_cnt),err_cnt),"
-    " overload=IF(VALUES(ts)>=ts,VALUES(overload),overload),"
-    " ts=GREATEST(ts,VALUES(ts))";
+/* The statement of reporter/store.c (reporter/upsert.h). */
+static const char probe_head[] = UPSERT_HEAD;
+static const char probe_tail[] = UPSERT_TAIL(">=");
 static const char probe_marks[] = "(?,?,?,?,?,?,?,?,?)";
 
 enum probe_mode { MODE_TEXT, MODE_PREPARED, MODE_ARRAY, MODE_SINGLE };
@@ -88,7 +85,6 @@ static void	 probe_stmt_fail(MYSQL_STMT *, const char *)
 		    __attribute__((noreturn));
 static void	 probe_query(MYSQL *, const char *);
 static void	 probe_row(long long, struct probe_row *);
-static char	*probe_put_int(char *, int32_t);
 static char	*probe_put_row(char *, const struct probe_row *);
 static double	 probe_since(const struct timespec *);
 static int	 probe_more(const struct probe_job *, double);
@@ -252,39 +248,18 @@ probe_row(long long i, struct probe_row *r)
 
 /* Decimal without snprintf, as store.c writes it. */
 static char *
-probe_put_int(char *p, int32_t v)
-{
-	char tmp[12];
-	uint32_t u;
-	int n = 0;
-
-	if (v < 0) {
-		*p++ = '-';
-		u = 0u - (uint32_t)v;
-	} else
-		u = (uint32_t)v;
-	do {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	while (n > 0)
-		*p++ = tmp[--n];
-	return p;
-}
-
-static char *
 probe_put_row(char *p, const struct probe_row *r)
 {
 	int i;
 
 	*p++ = '(';
 	for (i = 0; i < 5; i++) {
-		p = probe_put_int(p, r->key[i]);
+		p = upsert_put_int(p, r->key[i], 0);
 		*p++ = ',';
 	}
-	p = probe_put_int(p, r->succ);
+	p = upsert_put_int(p, r->succ, 0);
 	*p++ = ',';
-	p = probe_put_int(p, r->err);
+	p = upsert_put_int(p, r->err, 0);
 	*p++ = ',';
 	p += sprintf(p, "%lld", r->ts);
 	*p++ = ',';
