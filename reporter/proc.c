@@ -60,7 +60,6 @@ proc_gen_new(struct config *conf)
 	g->ring = ring_new(conf->workers);
 	g->nslots = conf->workers;
 	TAILQ_INSERT_TAIL(&master->gens, g, entry);
-	master->ngens++;
 	for (i = 0; i < g->nslots; i++) {
 		g->slots[i].id = i + 1;
 		g->slots[i].gen = g;
@@ -183,7 +182,6 @@ proc_gen_free(struct gen *g)
 		log_info("generation %d: every record committed, workers "
 		    "gone", g->id);
 	TAILQ_REMOVE(&master->gens, g, entry);
-	master->ngens--;
 	if (g == master->gen)
 		master->gen = NULL;	/* stopping: nothing routes to it */
 	/* events of this batch may still name its slots: free it after */

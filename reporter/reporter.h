@@ -216,7 +216,6 @@ struct master {
 	struct gen		*gen;		/* the current generation */
 	TAILQ_HEAD(, gen)	 gens;		/* oldest first; gen is last */
 	TAILQ_HEAD(, gen)	 dead_gens;	/* freed after the event batch */
-	int			 ngens;
 	struct pidfh		*pfh;
 	int			 verbose;	/* -v on the command line */
 	int			 daemonized;
