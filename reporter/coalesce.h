@@ -17,6 +17,7 @@ struct centry {
 	uint8_t		overload;
 	uint8_t		older;		/* RECORD_OLDER: loses ts ties */
 	uint8_t		used;
+	uint8_t		bad;		/* store.c: refused alone */
 };
 
 struct coalesce {

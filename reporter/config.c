@@ -29,6 +29,8 @@ enum cfg_type {
 	CFG_PATH,		/* an absolute path */
 	CFG_CIDRS,		/* CIDRs, comma or space separated; repeats add */
 	CFG_LISTEN,		/* "addr:port", "[v6addr]:port" or empty */
+	CFG_HOSTS,		/* "host[:port],host[:port],...": db_hosts */
+	CFG_ENUM,		/* one of the names in enums: its index */
 	CFG_IGNORED,		/* the original's keys that mean nothing here */
 };
 
@@ -39,51 +41,68 @@ struct cfg_key {
 	size_t		 off;
 	const char	*dflt;
 	long long	 min, max;
+	const char *const *enums;	/* CFG_ENUM: NULL-terminated */
 };
+
+static const char *const cfg_ssl_modes[] = { "DISABLED", "PREFERRED",
+    "REQUIRED", "VERIFY_IDENTITY", NULL };
 
 #define C(f) offsetof(struct config, f)
 
 /* Sorted by section, then name: config_find() uses bsearch(3). */
 static const struct cfg_key cfg_keys[] = {
-	{ "mysql", "db_host", CFG_STR, C(db_host), "127.0.0.1", 0, 0 },
-	{ "mysql", "db_name", CFG_STR, C(db_name), "lars_dns", 0, 0 },
-	{ "mysql", "db_passwd", CFG_STR, C(db_passwd), "", 0, 0 },
-	{ "mysql", "db_port", CFG_INT, C(db_port), "3306", 1, 65535 },
-	{ "mysql", "db_socket", CFG_STR, C(db_socket), "", 0, 0 },
-	{ "mysql", "db_user", CFG_STR, C(db_user), "root", 0, 0 },
-	{ "reactor", "allow", CFG_CIDRS, C(allow), NULL, 0, 0 },
+	{ "mysql", "db_connect_timeout", CFG_INT, C(db_connect_timeout), "5",
+	    1, 3600, NULL },
+	{ "mysql", "db_failback_interval", CFG_INT, C(db_failback_interval),
+	    "10", 1, 86400, NULL },
+	{ "mysql", "db_host", CFG_HOSTS, C(db_host), "127.0.0.1", 0, 0, NULL },
+	{ "mysql", "db_name", CFG_STR, C(db_name), "lars_dns", 0, 0, NULL },
+	{ "mysql", "db_passwd", CFG_STR, C(db_passwd), "", 0, 0, NULL },
+	{ "mysql", "db_port", CFG_INT, C(db_port), "3306", 1, 65535, NULL },
+	{ "mysql", "db_read_timeout", CFG_INT, C(db_read_timeout), "30",
+	    1, 86400, NULL },
+	{ "mysql", "db_socket", CFG_STR, C(db_socket), "", 0, 0, NULL },
+	{ "mysql", "db_user", CFG_STR, C(db_user), "root", 0, 0, NULL },
+	{ "mysql", "db_write_timeout", CFG_INT, C(db_write_timeout), "30",
+	    1, 86400, NULL },
+	{ "mysql", "ssl_ca", CFG_PATH, C(ssl_ca), "", 0, 0, NULL },
+	{ "mysql", "ssl_cert", CFG_PATH, C(ssl_cert), "", 0, 0, NULL },
+	{ "mysql", "ssl_key", CFG_PATH, C(ssl_key), "", 0, 0, NULL },
+	{ "mysql", "ssl_mode", CFG_ENUM, C(ssl_mode), "DISABLED", 0, 0,
+	    cfg_ssl_modes },
+	{ "reactor", "allow", CFG_CIDRS, C(allow), NULL, 0, 0, NULL },
 	{ "reactor", "frame_timeout", CFG_INT, C(frame_timeout), "30",
-	    1, 3600 },
-	{ "reactor", "idle_timeout", CFG_INT, C(idle_timeout), "0", 0, 86400 },
-	{ "reactor", "ip", CFG_ADDR, C(listen_ip), "0.0.0.0", 0, 0 },
-	{ "reactor", "maxConn", CFG_INT, C(max_conns), NULL, 1, 1000000 },
+	    1, 3600, NULL },
+	{ "reactor", "idle_timeout", CFG_INT, C(idle_timeout), "0", 0, 86400, NULL },
+	{ "reactor", "ip", CFG_ADDR, C(listen_ip), "0.0.0.0", 0, 0, NULL },
+	{ "reactor", "maxConn", CFG_INT, C(max_conns), NULL, 1, 1000000, NULL },
 	{ "reactor", "max_conns", CFG_INT, C(max_conns), "10000",
-	    1, 1000000 },
+	    1, 1000000, NULL },
 	{ "reactor", "max_conns_per_ip", CFG_INT, C(max_conns_per_ip), "0",
-	    0, 1000000 },
+	    0, 1000000, NULL },
 	{ "reactor", "max_msg_len", CFG_INT, C(max_msg_len), "65527",
-	    0, 65527 },
+	    0, 65527, NULL },
 	{ "reactor", "max_results", CFG_INT, C(max_results), "10000",
-	    1, 32768 },
-	{ "reactor", "port", CFG_INT, C(listen_port), "7779", 1, 65535 },
-	{ "reactor", "threadNum", CFG_IGNORED, 0, NULL, 0, 0 },
+	    1, 32768, NULL },
+	{ "reactor", "port", CFG_INT, C(listen_port), "7779", 1, 65535, NULL },
+	{ "reactor", "threadNum", CFG_IGNORED, 0, NULL, 0, 0, NULL },
 	{ "reporter", "batch_rows", CFG_INT, C(batch_rows), "1000",
-	    1, 7000 },
+	    1, 7000, NULL },
 	{ "reporter", "db_thread_cnt", CFG_INT, C(workers), "3",
-	    1, WORKERS_MAX },
+	    1, WORKERS_MAX, NULL },
 	{ "reporter", "drain_timeout", CFG_INT, C(drain_timeout), "60",
-	    1, 86400 },
+	    1, 86400, NULL },
 	{ "reporter", "flush_interval_ms", CFG_INT, C(flush_interval_ms),
-	    "200", 1, 60000 },
-	{ "reporter", "log_file", CFG_PATH, C(log_file), "", 0, 0 },
-	{ "reporter", "log_verbose", CFG_INT, C(verbose), "0", 0, 2 },
+	    "200", 1, 60000, NULL },
+	{ "reporter", "log_file", CFG_PATH, C(log_file), "", 0, 0, NULL },
+	{ "reporter", "log_verbose", CFG_INT, C(verbose), "0", 0, 2, NULL },
 	{ "reporter", "metrics_listen", CFG_LISTEN, C(metrics_listen), "",
-	    0, 0 },
+	    0, 0, NULL },
 	{ "reporter", "pidfile", CFG_PATH, C(pidfile), "/run/lars-reporter.pid",
-	    1, 0 },
+	    1, 0, NULL },
 	{ "reporter", "queue_max", CFG_INT, C(queue_max), "262144",
-	    1024, 268435456 },
-	{ "reporter", "user", CFG_STR, C(user), "", 0, 0 },
+	    1024, 268435456, NULL },
+	{ "reporter", "user", CFG_STR, C(user), "", 0, 0, NULL },
 };
 
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -111,6 +130,7 @@ static void config_error(struct cfg_parse *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 static void config_check_mode(const char *, int);
 static char *config_trim(char *);
+static const char *config_enum_names(const struct cfg_key *, char *, size_t);
 
 static void
 config_error(struct cfg_parse *p, const char *fmt, ...)
@@ -151,13 +171,24 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *val)
 	char *base = (char *)p->conf;
 	unsigned char addr[sizeof(struct in6_addr)];
 	const char *errstr;
+	char names[128];
 	long long n;
 	char **sp;
+	int i;
 
 	switch (k->type) {
 	case CFG_CIDRS:
 		return config_cidrs(p, k, (struct cidr_list *)(base + k->off),
 		    val);
+	case CFG_ENUM:
+		for (i = 0; k->enums[i] != NULL; i++)
+			if (strcasecmp(val, k->enums[i]) == 0) {
+				*(int *)(base + k->off) = i;
+				return 0;
+			}
+		config_error(p, "%s = \"%s\": want one of %s", k->name, val,
+		    config_enum_names(k, names, sizeof(names)));
+		return -1;
 	case CFG_IGNORED:
 		log_info("%s:%d: %s is ignored: lars-reporter's master has "
 		    "one thread", p->path, p->line, k->name);
@@ -196,6 +227,13 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *val)
 		    (val[0] != '\0' || k->min)) {
 			config_error(p, "%s = \"%s\": not an absolute path",
 			    k->name, val);
+			return -1;
+		}
+		/* FALLTHROUGH */
+	case CFG_HOSTS:
+		if (k->type == CFG_HOSTS &&
+		    db_hosts_parse(val, 0, NULL, &errstr) == -1) {
+			config_error(p, "%s = \"%s\": %s", k->name, val, errstr);
 			return -1;
 		}
 		/* FALLTHROUGH */
@@ -293,6 +331,101 @@ config_listen(const char *val)
 		return inet_pton(AF_INET6, addr + 1, a) == 1 ? 0 : -1;
 	}
 	return inet_pton(AF_INET, addr, a) == 1 ? 0 : -1;
+}
+
+/* "a, b, c": the names of an enum key, for its error message. */
+static const char *
+config_enum_names(const struct cfg_key *k, char *buf, size_t len)
+{
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; k->enums[i] != NULL; i++) {
+		if (i > 0)
+			strlcat(buf, ", ", len);
+		strlcat(buf, k->enums[i], len);
+	}
+	return buf;
+}
+
+/* One "host", "host:port", "[v6]" or "[v6]:port" of a db_host list. */
+static int
+db_host_parse(char *s, int dflt_port, struct db_host *h, const char **errstr)
+{
+	char *colon = NULL, *end;
+	long long port = dflt_port;
+
+	if (*s == '[') {
+		if ((end = strchr(s, ']')) == NULL) {
+			*errstr = "an IPv6 address without its ']'";
+			return -1;
+		}
+		*end = '\0';
+		s++;
+		if (end[1] == ':')
+			colon = end + 1;
+		else if (end[1] != '\0') {
+			*errstr = "junk after ']'";
+			return -1;
+		}
+	} else if ((colon = strchr(s, ':')) != NULL &&
+	    strchr(colon + 1, ':') != NULL)
+		colon = NULL;	/* a bare IPv6 address, no port */
+	if (colon != NULL) {
+		*colon = '\0';
+		port = strtonum(colon + 1, 1, 65535, errstr);
+		if (*errstr != NULL) {
+			*errstr = "a port is a number from 1 to 65535";
+			return -1;
+		}
+	}
+	if (*s == '\0') {
+		*errstr = "an empty host name";
+		return -1;
+	}
+	if (h != NULL) {
+		if (strlcpy(h->name, s, sizeof(h->name)) >= sizeof(h->name)) {
+			*errstr = "a host name too long";
+			return -1;
+		}
+		h->port = (int)port;
+	}
+	return 0;
+}
+
+/*
+ * The db_host list, "host[:port],host[:port],..." (the syntax MariaDB
+ * Connector/C accepts; IPv6 in brackets), into v (when not NULL), each
+ * without a port given dflt_port.  Returns the number of hosts, or -1
+ * with *errstr set.
+ */
+int
+db_hosts_parse(const char *list, int dflt_port, struct db_host *v,
+    const char **errstr)
+{
+	char *copy, *tok, *save = NULL;
+	int n = 0, bad = 0;
+
+	*errstr = NULL;
+	if ((copy = strdup(list)) == NULL)
+		fatal("%s: strdup", __func__);
+	for (tok = strtok_r(copy, ",", &save); tok != NULL && !bad;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (n == DB_HOSTS_MAX) {
+			*errstr = "more than " DB_HOSTS_MAX_STR " hosts";
+			bad = 1;
+		} else if (db_host_parse(config_trim(tok), dflt_port,
+		    v != NULL ? &v[n] : NULL, errstr) == -1)
+			bad = 1;
+		else
+			n++;
+	}
+	free(copy);
+	if (!bad && n == 0) {
+		*errstr = "no host";
+		bad = 1;
+	}
+	return bad ? -1 : n;
 }
 
 int
@@ -456,7 +589,8 @@ config_free(struct config *conf)
 		if (cfg_keys[i].type == CFG_STR ||
 		    cfg_keys[i].type == CFG_ADDR ||
 		    cfg_keys[i].type == CFG_PATH ||
-		    cfg_keys[i].type == CFG_LISTEN)
+		    cfg_keys[i].type == CFG_LISTEN ||
+		    cfg_keys[i].type == CFG_HOSTS)
 			free(*(char **)((char *)conf + cfg_keys[i].off));
 	free(conf->allow.v);
 	free(conf->path);

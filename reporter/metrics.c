@@ -123,6 +123,8 @@ wstats_worker(int id, struct wstats *w)
 			wstats_add(w, &g->slots[id - 1].last);
 }
 
+static void metrics_refusing(struct mbuf *);
+
 static void
 metrics_workers(struct mbuf *b)
 {
@@ -193,6 +195,32 @@ metrics_workers(struct mbuf *b)
 			mbuf_printf(b, "lars_reporter_mysql_errors_total{worker="
 			    "\"%d\",code=\"%u\"} %llu\n", id, w[id].err_code[i],
 			    (unsigned long long)w[id].err_count[i]);
+	metrics_refusing(b);
+}
+
+/* The current generation's workers: where they write, and refusals. */
+static void
+metrics_refusing(struct mbuf *b)
+{
+	const struct wstats *w;
+	int i;
+
+	metrics_family(b, "mysql_host", "gauge", "The db_host entry the "
+	    "worker is connected to, from 1; 0: none.");
+	for (i = 0; i < master->gen->nslots; i++)
+		mbuf_printf(b, "lars_reporter_mysql_host{worker=\"%d\"} %u\n",
+		    i + 1, master->gen->slots[i].last.host);
+	metrics_family(b, "mysql_refusing_since_seconds", "gauge", "Since "
+	    "when (unix time) MySQL refuses the worker's writes, by the "
+	    "error of the refusal; absent while it takes them.");
+	for (i = 0; i < master->gen->nslots; i++) {
+		w = &master->gen->slots[i].last;
+		if (w->refusing_since != 0)
+			mbuf_printf(b, "lars_reporter_mysql_refusing_since_"
+			    "seconds{worker=\"%d\",code=\"%u\"} %llu\n", i + 1,
+			    w->refusing_code,
+			    (unsigned long long)w->refusing_since);
+	}
 }
 
 static void

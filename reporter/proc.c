@@ -300,10 +300,10 @@ proc_read_acks(struct slot *s)
 			fatalx("%s: worker %d sent %zd bytes", __func__,
 			    s->id, n);
 		for (i = 0; i < (size_t)n / sizeof(m[0]); i++) {
-			if (m[i].type != WMSG_ACK)
-				continue;
-			queue_ack(&s->q, m[i].seq);
-			s->last = m[i].st;
+			if (m[i].type == WMSG_ACK)
+				queue_ack(&s->q, m[i].seq);
+			if (m[i].type == WMSG_ACK || m[i].type == WMSG_STATS)
+				s->last = m[i].st;
 		}
 	}
 	if (n == -1 && errno != EAGAIN && errno != EINTR)

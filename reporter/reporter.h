@@ -42,6 +42,23 @@ struct cidr_list {
 	int		 n;
 };
 
+/* One server of the [mysql] db_host list. */
+#define DB_HOSTS_MAX		16
+#define DB_HOSTS_MAX_STR	"16"
+
+struct db_host {
+	char		 name[256];
+	int		 port;
+};
+
+/* [mysql] ssl_mode: the MySQL client's --ssl-mode names. */
+enum ssl_mode {
+	SSL_MODE_DISABLED,
+	SSL_MODE_PREFERRED,
+	SSL_MODE_REQUIRED,
+	SSL_MODE_VERIFY_IDENTITY,
+};
+
 struct config {
 	char		*path;
 	char		*listen_ip;	/* [reactor] ip */
@@ -59,6 +76,13 @@ struct config {
 	char		*db_passwd;
 	char		*db_name;
 	char		*db_socket;	/* empty: TCP to db_host:db_port */
+	int		 db_connect_timeout;	/* seconds */
+	int		 db_read_timeout;
+	int		 db_write_timeout;
+	int		 db_failback_interval;	/* seconds between looks at
+						   earlier hosts */
+	char		*ssl_ca, *ssl_cert, *ssl_key;	/* empty: none */
+	int		 ssl_mode;	/* enum ssl_mode */
 	int		 workers;	/* [reporter] db_thread_cnt */
 	int		 verbose;	/* [reporter] log_verbose, added to -v */
 	int		 drain_timeout;	/* seconds for a stop to commit all */
@@ -77,6 +101,8 @@ void		 config_free(struct config *);
 int		 config_key_count(void);
 const char	*config_key(int, const char **section, const char **dflt);
 int		 cidr_match(const struct cidr_list *, const uint8_t *addr16);
+int		 db_hosts_parse(const char *, int dflt_port, struct db_host *,
+		    const char **errstr);
 
 /* ring.c: consistent hashing of (modid, cmdid) onto worker slots */
 struct ring;
@@ -107,6 +133,7 @@ size_t		 queue_compact(struct queue *);
 enum wmsg_type {
 	WMSG_READY = 1,		/* connected to MySQL */
 	WMSG_ACK,		/* committed every record through seq */
+	WMSG_STATS,		/* figures only: the refusal state changed */
 };
 
 /* A worker's figures since it started; they ride on every ack. */
@@ -124,6 +151,10 @@ struct wstats {
 	uint64_t	flush_le[WSTATS_BUCKETS];	/* cumulative */
 	uint32_t	err_code[WSTATS_ERRORS];
 	uint64_t	err_count[WSTATS_ERRORS];
+	/* the worker's state now, not summed */
+	uint64_t	refusing_since;	/* unix time; 0: MySQL takes writes */
+	uint32_t	refusing_code;	/* the error of the refusal */
+	uint32_t	host;		/* of db_host, from 1; 0: none */
 };
 
 struct wmsg {

@@ -1,6 +1,5 @@
 /*
- * store.c: a worker's MySQL connection and its batched upsert; the only
- * file that includes mysql.h.
+ * store.c: a worker's MySQL connection and its batched upsert.
  *
  * store_flush() writes every held row as multi-row
  *	INSERT ... ON DUPLICATE KEY UPDATE
@@ -10,20 +9,46 @@
  * MariaDB's alike: an older report never overwrites a newer row; an equal
  * ts overwrites (the later report wins).
  *
+ * The connection (dbconn.c) goes to the first host of the db_host list
+ * that takes writes; connected to a later one, the worker looks at the
+ * earlier ones every db_failback_interval seconds and moves back to the
+ * first that takes writes again, so that all workers converge on one
+ * writer.
+ *
+ * What a failed statement means (store_classify):
+ *  - the connection is lost: reconnect (walking the list), retry;
+ *  - a deadlock or lock wait timeout: retry now, a few times;
+ *  - MySQL rejects a row's own values (the closed list store_row_codes):
+ *    the batch is halved until the rows that fail alone are found; each
+ *    is dropped, logged with its key, only when rows beside it were
+ *    stored; if none was, nothing is dropped and the batch is retried;
+ *  - anything else, known or not (read-only, a full tablespace, a Galera
+ *    node outside the primary component, a statement timeout, missing
+ *    privileges or table): the server refuses writes now.  The batch is
+ *    kept, the connection closed, and the flush retried with the
+ *    worker's backoff from a fresh connection, which looks again at
+ *    every host.  The refusal is logged once per episode with its reason,
+ *    and so is its end.
+ * A worker's first connect that fails for good (credentials, database,
+ * TLS, no table) is STORE_NEVER: the master respawns it slowly.
+ *
  * The key columns may be signed int(11) (the seed's schema) or int(11)
- * unsigned (the original project's later one): store_connect() reads the
+ * unsigned (the original project's later one): the connect reads the
  * column types and the values are written as the int32 the agent sent or
  * as its unsigned bit pattern to match.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <errmsg.h>
 #include <mysql.h>
 #include <mysqld_error.h>
 
 #include "coalesce.h"
+#include "dbconn.h"
 #include "log.h"
 #include "reporter.h"
 #include "store.h"
@@ -50,12 +75,38 @@ static const char store_head[] = UPSERT_HEAD;
 static const char store_tail[] = UPSERT_TAIL(">=");
 static const char store_tail_older[] = UPSERT_TAIL(">");
 
+/*
+ * The errors about one row's own values: strict mode's value errors and
+ * constraint failures.  Documented in lars-reporter.conf(5); only these
+ * may get a row dropped.
+ */
+static const unsigned int store_row_codes[] = {
+	1048,	/* ER_BAD_NULL_ERROR */
+	1062,	/* ER_DUP_ENTRY: another unique index */
+	1216,	/* ER_NO_REFERENCED_ROW */
+	1217,	/* ER_ROW_IS_REFERENCED */
+	1263,	/* ER_WARN_NULL_TO_NOTNULL */
+	1264,	/* ER_WARN_DATA_OUT_OF_RANGE */
+	1265,	/* WARN_DATA_TRUNCATED */
+	1292,	/* ER_TRUNCATED_WRONG_VALUE */
+	1366,	/* ER_TRUNCATED_WRONG_VALUE_FOR_FIELD */
+	1367,	/* ER_ILLEGAL_VALUE_FOR_TYPE */
+	1406,	/* ER_DATA_TOO_LONG */
+	1411,	/* ER_WRONG_VALUE_FOR_TYPE */
+	1451,	/* ER_ROW_IS_REFERENCED_2 */
+	1452,	/* ER_NO_REFERENCED_ROW_2 */
+	1690,	/* ER_DATA_OUT_OF_RANGE */
+	3819,	/* MySQL's ER_CHECK_CONSTRAINT_VIOLATED */
+	4025,	/* MariaDB's ER_CONSTRAINT_FAILED */
+};
+
 enum store_class {
 	CLASS_OK,
 	CLASS_CONN,		/* connection lost: reconnect, retry */
 	CLASS_AGAIN,		/* deadlock, lock timeout: retry now */
-	CLASS_DATA,		/* something in the rows: isolate it */
-	CLASS_NEVER,		/* credentials, database, table */
+	CLASS_ROW,		/* a row's own values: isolate it */
+	CLASS_REFUSED,		/* the server refuses writes now */
+	CLASS_NEVER,		/* first connect: can never work */
 };
 
 #define STORE_TRIES	3
@@ -65,27 +116,49 @@ struct store {
 	struct wstats		*stats;		/* the worker's */
 	size_t			 stmt_rows;	/* rows per statement */
 	int			 isolating;
-	char			 lasterr[256];
+	char			 lasterr[512];
+	unsigned int		 lastcode;
 	MYSQL			*my;
+	int			 host;		/* of the list; -1: none */
+	int			 nhosts;
+	int			 ever;		/* connected once */
+	int			 committed;	/* on this connection */
+	int64_t			 failback_at;	/* ms: look at earlier hosts */
 	int			 key_unsigned[COL_NKEY];
 	char			*sql;
 	size_t			 sqlcap;
-	char			 where[300];	/* for log lines */
+	char			 where[300];	/* the host, for log lines */
+	time_t			 refusing_since;	/* 0: accepting */
+	unsigned int		 refusing_code;
+};
+
+struct isolation {
+	size_t			 stored;	/* rows committed */
+	size_t			 bad;		/* rows refused alone */
 };
 
 static enum store_class store_classify(unsigned int);
+static void store_seterr(struct store *, unsigned int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
 static enum store_class store_error(struct store *, const char *);
-static enum store_result store_result_of(enum store_class);
-static enum store_result store_connect_failed(struct store *, const char *);
-static enum store_result store_schema(struct store *);
+static int64_t store_now_ms(void);
+static enum store_result store_connect_range(struct store *, int);
+static enum store_class store_connect_host(struct store *, int);
+static enum store_class store_schema(struct store *);
 static int store_packet_limit(struct store *);
+static void store_failback(struct store *);
+static void store_disconnect(struct store *);
+static void store_refusing(struct store *, unsigned int, const char *);
+static void store_accepting(struct store *);
 static enum store_class store_upsert(struct store *, struct coalesce *,
     size_t, size_t);
 static enum store_class store_rollback(struct store *, enum store_class);
 static enum store_class store_try(struct store *, struct coalesce *, size_t,
     size_t);
 static enum store_class store_isolate(struct store *, struct coalesce *,
-    size_t, size_t);
+    size_t, size_t, struct isolation *);
+static enum store_class store_drop_bad(struct store *, struct coalesce *,
+    const struct isolation *);
 static char *store_put_row(struct store *, char *, const struct centry *);
 
 struct store *
@@ -97,18 +170,14 @@ store_new(const struct config *conf, struct wstats *stats)
 		fatal("%s: calloc", __func__);
 	st->conf = conf;
 	st->stats = stats;
+	st->host = -1;
+	st->nhosts = dbconn_nhosts(conf);
 	st->stmt_rows = (size_t)conf->batch_rows;
 	st->sqlcap = sizeof(store_head) + sizeof(store_tail) +
 	    (size_t)conf->batch_rows * STORE_ROW_MAX;
 	if ((st->sql = malloc(st->sqlcap)) == NULL)
 		fatal("%s: malloc", __func__);
-	if (conf->db_socket[0] != '\0')
-		snprintf(st->where, sizeof(st->where), "%s@%s/%s",
-		    conf->db_user, conf->db_socket, conf->db_name);
-	else
-		snprintf(st->where, sizeof(st->where), "%s@%s:%d/%s",
-		    conf->db_user, conf->db_host, conf->db_port,
-		    conf->db_name);
+	dbconn_where(conf, 0, st->where, sizeof(st->where));
 	if (mysql_library_init(0, NULL, NULL) != 0)
 		fatalx("%s: mysql_library_init failed", __func__);
 	return st;
@@ -130,17 +199,22 @@ store_connected(const struct store *st)
 	return st->my != NULL;
 }
 
-/* What a MySQL error means for the batch. */
+static int64_t
+store_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What a failed statement means for the batch. */
 static enum store_class
 store_classify(unsigned int e)
 {
+	size_t i;
+
 	switch (e) {
-	case ER_ACCESS_DENIED_ERROR:
-	case ER_DBACCESS_DENIED_ERROR:
-	case ER_BAD_DB_ERROR:
-	case ER_NO_SUCH_TABLE:
-	case ER_TABLEACCESS_DENIED_ERROR:
-		return CLASS_NEVER;
 	case ER_LOCK_DEADLOCK:
 	case ER_LOCK_WAIT_TIMEOUT:
 		return CLASS_AGAIN;
@@ -152,76 +226,201 @@ store_classify(unsigned int e)
 	}
 	if (e >= 2000 && e < 3000)	/* client errors: CR_SERVER_LOST... */
 		return CLASS_CONN;
-	return CLASS_DATA;
+	for (i = 0; i < sizeof(store_row_codes) / sizeof(store_row_codes[0]);
+	    i++)
+		if (e == store_row_codes[i])
+			return CLASS_ROW;
+	return CLASS_REFUSED;
+}
+
+/* The last error: counted by code for /metrics, kept for log lines. */
+static void
+store_seterr(struct store *st, unsigned int e, const char *fmt, ...)
+{
+	va_list ap;
+	int i;
+
+	va_start(ap, fmt);
+	vsnprintf(st->lasterr, sizeof(st->lasterr), fmt, ap);
+	va_end(ap);
+	st->lastcode = e;
+	if (e == 0)
+		return;
+	for (i = 0; i < WSTATS_ERRORS; i++)
+		if (st->stats->err_code[i] == e || st->stats->err_code[i] == 0) {
+			st->stats->err_code[i] = e;
+			st->stats->err_count[i]++;
+			break;
+		}
 }
 
 /*
- * Log a failed call and classify it.  A lost connection is closed here,
- * so the next flush reconnects.
+ * Log a failed statement and classify it.  A connection that is lost, or
+ * to a server that refuses writes, is closed here: the next flush
+ * connects again and looks at every host.
  */
 static enum store_class
 store_error(struct store *st, const char *what)
 {
 	unsigned int e = mysql_errno(st->my);
 	enum store_class cl = store_classify(e);
-	int i;
 
-	for (i = 0; i < WSTATS_ERRORS; i++)	/* counted by code */
-		if (st->stats->err_code[i] == e || st->stats->err_code[i] == 0) {
-			st->stats->err_code[i] = e;
-			st->stats->err_count[i]++;
-			break;
-		}
-	if (cl == CLASS_DATA && st->isolating)
-		log_debug("%s: %s: MySQL error %u: %s", st->where, what, e,
-		    mysql_error(st->my));
+	store_seterr(st, e, "MySQL error %u: %s", e, mysql_error(st->my));
+	if ((cl == CLASS_ROW && st->isolating) ||
+	    (cl == CLASS_REFUSED && st->refusing_since != 0))
+		log_debug("%s: %s: %s", st->where, what, st->lasterr);
 	else
-		log_warnx("%s: %s: MySQL error %u: %s", st->where, what, e,
-		    mysql_error(st->my));
-	snprintf(st->lasterr, sizeof(st->lasterr), "MySQL error %u: %s", e,
-	    mysql_error(st->my));
-	if (cl == CLASS_CONN) {
-		mysql_close(st->my);
-		st->my = NULL;
-	}
+		log_warnx("%s: %s: %s", st->where, what, st->lasterr);
+	if (cl == CLASS_CONN)
+		store_disconnect(st);
 	return cl;
 }
 
-static enum store_result
-store_result_of(enum store_class cl)
+static void
+store_disconnect(struct store *st)
 {
-	return cl == CLASS_NEVER ? STORE_NEVER : STORE_RETRY;
+	if (st->my != NULL)
+		mysql_close(st->my);
+	st->my = NULL;
+	st->host = -1;
+	st->committed = 0;
+	st->stats->host = 0;
+}
+
+/* A refusal episode begins (logged once) or goes on. */
+static void
+store_refusing(struct store *st, unsigned int code, const char *why)
+{
+	st->stats->refusing_code = code;
+	if (st->refusing_since != 0) {
+		if (code != st->refusing_code)
+			log_info("MySQL still takes no writes, now: %s", why);
+		st->refusing_code = code;
+		return;
+	}
+	st->refusing_since = time(NULL);
+	st->refusing_code = code;
+	st->stats->refusing_since = (uint64_t)st->refusing_since;
+	log_warnx("MySQL takes no writes: %s; keeping every row and "
+	    "retrying", why);
+}
+
+static void
+store_accepting(struct store *st)
+{
+	if (st->refusing_since == 0)
+		return;
+	log_info("MySQL %s takes writes again, after %lld s (last error "
+	    "%u)", st->where,
+	    (long long)(time(NULL) - st->refusing_since), st->refusing_code);
+	st->refusing_since = 0;
+	st->refusing_code = 0;
+	st->stats->refusing_since = 0;
+	st->stats->refusing_code = 0;
 }
 
 enum store_result
 store_connect(struct store *st)
 {
-	const struct config *c = st->conf;
-	unsigned int connect_timeout = 5, rw_timeout = 30;
-	const char *host = c->db_host, *sock = NULL;
-
 	if (st->my != NULL)
 		return STORE_OK;
-	if ((st->my = mysql_init(NULL)) == NULL)
-		fatalx("%s: mysql_init: out of memory", __func__);
-	mysql_options(st->my, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
-	mysql_options(st->my, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
-	mysql_options(st->my, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
-	if (c->db_socket[0] != '\0') {
-		host = "localhost";
-		sock = c->db_socket;
-	}
-	if (mysql_real_connect(st->my, host, c->db_user, c->db_passwd,
-	    c->db_name, (unsigned int)c->db_port, sock, 0) == NULL)
-		return store_connect_failed(st, "connect");
-	if (mysql_autocommit(st->my, 0) != 0)
-		return store_connect_failed(st, "autocommit off");
-	st->stats->connects++;
-	return store_schema(st);
+	return store_connect_range(st, st->nhosts);
 }
 
-/* Read the types of the key columns: signed, or unsigned. */
+/*
+ * Connect to the first of hosts [0, n) that takes writes.  When none
+ * does: NEVER if this worker never connected and every host failed for
+ * good, else RETRY; the reasons are logged with the refusal.
+ */
 static enum store_result
+store_connect_range(struct store *st, int n)
+{
+	char why[2048], one[900];
+	enum store_class cl;
+	int i, never = 1;
+	size_t len = 0;
+
+	why[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if ((cl = store_connect_host(st, i)) == CLASS_OK)
+			return STORE_OK;
+		never = never && cl == CLASS_NEVER;
+		snprintf(one, sizeof(one), "%s%s: %s", i > 0 ? "; " : "",
+		    st->where, st->lasterr);
+		if (len < sizeof(why))
+			len += strlcpy(why + len, one, sizeof(why) - len);
+	}
+	if (n < st->nhosts)
+		return STORE_RETRY;	/* a look back: the current one stays */
+	if (never && !st->ever) {
+		log_warnx("%s", why);
+		return STORE_NEVER;
+	}
+	store_refusing(st, st->lastcode, why);
+	return STORE_RETRY;
+}
+
+/* Connect to host i and see that it takes writes; keep it if it does. */
+static enum store_class
+store_connect_host(struct store *st, int i)
+{
+	int keys[COL_NKEY], w;
+	size_t rows = st->stmt_rows;
+	struct dbconn_err err;
+	enum store_class cl;
+	MYSQL *my, *old = st->my;
+	char tls[128];
+
+	dbconn_where(st->conf, i, st->where, sizeof(st->where));
+	if ((my = dbconn_open(st->conf, i, &err)) == NULL) {
+		store_seterr(st, err.code, "%s", err.text);
+		return dbconn_never(err.code) ? CLASS_NEVER : CLASS_REFUSED;
+	}
+	if ((w = dbconn_writable(my, &err)) != 1) {
+		store_seterr(st, err.code, "%s%s", w == 0 ?
+		    "refuses writes: " : "", err.text);
+		mysql_close(my);
+		return CLASS_REFUSED;
+	}
+	memcpy(keys, st->key_unsigned, sizeof(keys));
+	st->my = my;
+	cl = mysql_autocommit(my, 0) != 0 ? CLASS_REFUSED : store_schema(st);
+	if (cl != CLASS_OK) {
+		if (mysql_errno(my) != 0)
+			store_seterr(st, mysql_errno(my), "set up the session: "
+			    "MySQL error %u: %s", mysql_errno(my),
+			    mysql_error(my));
+		mysql_close(my);
+		st->my = old;
+		memcpy(st->key_unsigned, keys, sizeof(keys));
+		st->stmt_rows = rows;
+		return st->ever ? CLASS_REFUSED : cl;
+	}
+	if (old != NULL)
+		mysql_close(old);
+	st->host = i;
+	st->ever = 1;
+	st->committed = 0;
+	st->stats->connects++;
+	st->stats->host = (uint32_t)i + 1;
+	if (i > 0)
+		st->failback_at = store_now_ms() +
+		    (int64_t)st->conf->db_failback_interval * 1000;
+	log_info("connected to MySQL %s (host %d of %d), server %s, %s; "
+	    "ip %s, port %s, caller %s", st->where, i + 1, st->nhosts,
+	    mysql_get_server_info(st->my), dbconn_tls(st->my, tls,
+	    sizeof(tls)),
+	    st->key_unsigned[COL_IP] ? "unsigned" : "signed",
+	    st->key_unsigned[COL_PORT] ? "unsigned" : "signed",
+	    st->key_unsigned[COL_CALLER] ? "unsigned" : "signed");
+	return CLASS_OK;
+}
+
+/*
+ * Read the types of the key columns (signed or unsigned) and the packet
+ * limit.  A missing table is CLASS_NEVER with lasterr set.
+ */
+static enum store_class
 store_schema(struct store *st)
 {
 	static const char q[] = "SELECT COLUMN_NAME, COLUMN_TYPE FROM "
@@ -233,7 +432,7 @@ store_schema(struct store *st)
 
 	if (mysql_real_query(st->my, q, sizeof(q) - 1) != 0 ||
 	    (res = mysql_store_result(st->my)) == NULL)
-		return store_connect_failed(st, "read the table's columns");
+		return CLASS_REFUSED;
 	while ((row = mysql_fetch_row(res)) != NULL)
 		for (i = 0; i < COL_NKEY; i++)
 			if (row[0] != NULL && row[1] != NULL &&
@@ -244,32 +443,17 @@ store_schema(struct store *st)
 			}
 	mysql_free_result(res);
 	if (found == COL_NKEY && store_packet_limit(st) == -1)
-		return store_connect_failed(st, "read max_allowed_packet");
+		return CLASS_REFUSED;
 	mysql_commit(st->my);
 	if (found != COL_NKEY) {
-		log_warnx("%s: table %s is missing or lacks the key columns "
-		    "modid, cmdid, ip, port, caller", st->where, STORE_TABLE);
-		return STORE_NEVER;
+		st->lastcode = ER_NO_SUCH_TABLE;
+		snprintf(st->lasterr, sizeof(st->lasterr), "table %s is "
+		    "missing or lacks the key columns modid, cmdid, ip, port, "
+		    "caller", STORE_TABLE);
+		log_warnx("%s: %s", st->where, st->lasterr);
+		return CLASS_NEVER;
 	}
-	log_info("connected to MySQL %s, server %s; ip %s, port %s, "
-	    "caller %s", st->where, mysql_get_server_info(st->my),
-	    st->key_unsigned[COL_IP] ? "unsigned" : "signed",
-	    st->key_unsigned[COL_PORT] ? "unsigned" : "signed",
-	    st->key_unsigned[COL_CALLER] ? "unsigned" : "signed");
-	return STORE_OK;
-}
-
-/* A connection that cannot be set up is closed; NEVER, or retry later. */
-static enum store_result
-store_connect_failed(struct store *st, const char *what)
-{
-	enum store_class cl = store_error(st, what);
-
-	if (st->my != NULL) {
-		mysql_close(st->my);
-		st->my = NULL;
-	}
-	return store_result_of(cl);
+	return CLASS_OK;
 }
 
 /* Rows per statement, so that a statement stays under the server's
@@ -298,6 +482,32 @@ store_packet_limit(struct store *st)
 		    map, st->stmt_rows);
 	}
 	return 0;
+}
+
+/*
+ * Connected to a later host of the list: every db_failback_interval,
+ * between transactions, look whether an earlier one takes writes again,
+ * and move there.
+ */
+static void
+store_failback(struct store *st)
+{
+	char from[300];
+	int was = st->host;
+	int64_t now;
+
+	if (st->my == NULL || st->host <= 0 ||
+	    (now = store_now_ms()) < st->failback_at)
+		return;
+	strlcpy(from, st->where, sizeof(from));
+	if (store_connect_range(st, st->host) == STORE_OK) {
+		log_info("moved from MySQL %s (host %d) back to %s (host %d): "
+		    "it takes writes again", from, was + 1, st->where,
+		    st->host + 1);
+		return;
+	}
+	strlcpy(st->where, from, sizeof(st->where));
+	st->failback_at = now + (int64_t)st->conf->db_failback_interval * 1000;
 }
 
 static char *
@@ -373,7 +583,10 @@ static enum store_class
 store_rollback(struct store *st, enum store_class cl)
 {
 	if (st->my != NULL && cl != CLASS_CONN && mysql_rollback(st->my) != 0)
-		return store_error(st, "rollback");
+		cl = store_error(st, "rollback");
+	/* a refusing server is looked at again from a new connection */
+	if (cl == CLASS_REFUSED)
+		store_disconnect(st);
 	return cl;
 }
 
@@ -387,36 +600,69 @@ store_try(struct store *st, struct coalesce *c, size_t lo, size_t hi)
 	while ((cl = store_upsert(st, c, lo, hi)) == CLASS_AGAIN &&
 	    ++tries < STORE_TRIES)
 		st->stats->retries++;
+	if (cl == CLASS_OK)
+		st->committed = 1;
 	return cl;
 }
 
 /*
- * A batch failed for a data reason: halve it until the bad rows are
- * alone; those are logged with their key and dropped, all others stored.
+ * A batch failed on a row's values: halve it until the rows that fail
+ * alone are found and marked; every other row is stored.  Any other
+ * failure stops the search: the whole batch is retried later.
  */
 static enum store_class
-store_isolate(struct store *st, struct coalesce *c, size_t lo, size_t hi)
+store_isolate(struct store *st, struct coalesce *c, size_t lo, size_t hi,
+    struct isolation *iso)
 {
-	const struct centry *e;
 	enum store_class cl;
 	size_t mid;
 
-	/* only a data error isolates: lock trouble is tried again later */
-	if ((cl = store_try(st, c, lo, hi)) != CLASS_DATA)
+	if ((cl = store_try(st, c, lo, hi)) == CLASS_OK)
+		iso->stored += hi - lo;
+	if (cl != CLASS_ROW)
 		return cl;
 	if (hi - lo == 1) {
-		e = coalesce_entry(c, lo);
+		coalesce_entry(c, lo)->bad = 1;
+		iso->bad++;
+		return CLASS_OK;
+	}
+	mid = lo + (hi - lo) / 2;
+	if ((cl = store_isolate(st, c, lo, mid, iso)) != CLASS_OK)
+		return cl;
+	return store_isolate(st, c, mid, hi, iso);
+}
+
+/*
+ * Rows that failed alone are dropped only when the server stored rows
+ * beside them (in this flush, or, for a flush of that one row, on this
+ * connection before): then it is the row, not the server.  Otherwise
+ * nothing is dropped and the batch is kept as refused.
+ */
+static enum store_class
+store_drop_bad(struct store *st, struct coalesce *c,
+    const struct isolation *iso)
+{
+	const struct centry *e;
+	size_t i;
+
+	if (iso->bad == 0)
+		return CLASS_OK;
+	if (iso->stored == 0 && !(c->n == 1 && st->committed)) {
+		log_warnx("every row of the batch failed alone (%s): none is "
+		    "dropped; the batch is kept", st->lasterr);
+		return CLASS_REFUSED;
+	}
+	for (i = 0; i < c->n; i++) {
+		e = coalesce_entry(c, i);
+		if (!e->bad)
+			continue;
 		st->stats->dropped++;
 		log_warnx("dropped the row modid=%d cmdid=%d ip=%d port=%d "
 		    "caller=%d (succ %d, err %d, ts %u): %s", e->modid,
 		    e->cmdid, e->ip, e->port, e->caller, e->succ, e->err,
 		    e->ts, st->lasterr);
-		return CLASS_OK;
 	}
-	mid = lo + (hi - lo) / 2;
-	if ((cl = store_isolate(st, c, lo, mid)) != CLASS_OK)
-		return cl;
-	return store_isolate(st, c, mid, hi);
+	return CLASS_OK;
 }
 
 /*
@@ -427,22 +673,33 @@ store_isolate(struct store *st, struct coalesce *c, size_t lo, size_t hi)
 enum store_result
 store_flush(struct store *st, struct coalesce *c)
 {
+	struct isolation iso = { 0, 0 };
+	char why[1024];
 	enum store_class cl;
 	enum store_result r;
+	size_t i;
 
+	store_failback(st);
 	if (st->my == NULL && (r = store_connect(st)) != STORE_OK)
 		return r;
 	coalesce_sort(c);
 	cl = store_try(st, c, 0, c->n);
-	if (cl == CLASS_DATA) {
+	if (cl == CLASS_ROW) {
 		log_warnx("a batch of %zu rows failed (%s): storing it in "
 		    "parts to find the rows that cannot be stored", c->n,
 		    st->lasterr);
+		for (i = 0; i < c->n; i++)
+			coalesce_entry(c, i)->bad = 0;
 		st->isolating = 1;
-		cl = store_isolate(st, c, 0, c->n);
+		if ((cl = store_isolate(st, c, 0, c->n, &iso)) == CLASS_OK)
+			cl = store_drop_bad(st, c, &iso);
 		st->isolating = 0;
 	}
-	if (cl == CLASS_OK)
+	if (cl == CLASS_OK) {
+		store_accepting(st);
 		return STORE_OK;
-	return store_result_of(cl);
+	}
+	snprintf(why, sizeof(why), "%s: %s", st->where, st->lasterr);
+	store_refusing(st, st->lastcode, why);
+	return STORE_RETRY;
 }

@@ -49,6 +49,8 @@ struct worker {
 	struct wstats		 stats;
 	size_t			 since_flush;	/* records read since */
 	int			 lost;		/* the retry is for a connection */
+	uint64_t		 told_since;	/* refusal state the master has */
+	uint32_t		 told_host;
 	_Alignas(struct record) unsigned char buf[WORKER_READ_RECORDS *
 				    sizeof(struct record)];
 	size_t			 buflen;
@@ -69,7 +71,7 @@ static void worker_orphan(struct worker *, int64_t);
 static int64_t worker_now_ms(void);
 static void worker_read(struct worker *);
 static void worker_flush(struct worker *);
-static void worker_ack(struct worker *);
+static void worker_tell(struct worker *, uint32_t);
 static int worker_timeout(const struct worker *, int64_t);
 static void worker_signals(void);
 
@@ -164,20 +166,24 @@ worker_read(struct worker *w)
 	memmove(w->buf, w->buf + n * sizeof(struct record), w->buflen);
 }
 
+/* WMSG_ACK: everything read is committed; WMSG_STATS: figures only. */
 static void
-worker_ack(struct worker *w)
+worker_tell(struct worker *w, uint32_t type)
 {
 	struct wmsg m;
 
 	memset(&m, 0, sizeof(m));
-	m.type = WMSG_ACK;
+	m.type = type;
 	m.slot = (uint32_t)w->slot;
-	m.seq = w->last_seq;
+	m.seq = type == WMSG_ACK ? w->last_seq : 0;
 	m.st = w->stats;
 	if (write(w->afd, &m, sizeof(m)) != (ssize_t)sizeof(m))
-		log_warn("ack seq %llu to the master",
+		log_warn("message %u (seq %llu) to the master", type,
 		    (unsigned long long)m.seq);
-	w->unacked = 0;
+	if (type == WMSG_ACK)
+		w->unacked = 0;
+	w->told_since = w->stats.refusing_since;
+	w->told_host = w->stats.host;
 }
 
 static void
@@ -204,8 +210,16 @@ worker_flush(struct worker *w)
 		    (uint32_t)w->backoff_ms / 2 + 1);
 		w->retry_at = worker_now_ms() + w->backoff_ms / 2 + jitter;
 		w->lost = !store_connected(w->st);
-		log_warnx("%zu rows held; retrying in %d ms", n,
-		    w->backoff_ms / 2 + jitter);
+		/* the reason was logged once, by store.c */
+		if (w->stats.refusing_since != w->told_since ||
+		    w->stats.host != w->told_host)
+			worker_tell(w, WMSG_STATS);	/* for /metrics */
+		if (w->backoff_ms == WORKER_BACKOFF_MIN_MS)
+			log_warnx("%zu rows held; retrying in %d ms", n,
+			    w->backoff_ms / 2 + jitter);
+		else
+			log_debug("%zu rows held; retrying in %d ms", n,
+			    w->backoff_ms / 2 + jitter);
 		return;
 	}
 	if (w->backoff_ms != 0)
@@ -227,7 +241,7 @@ worker_flush(struct worker *w)
 	coalesce_clear(&w->held);
 	w->since_flush = 0;
 	w->flush_at = 0;
-	worker_ack(w);
+	worker_tell(w, WMSG_ACK);
 }
 
 static int

@@ -2,10 +2,10 @@
  * query.c: lars-status's MySQL connection and the read of
  * ServerCallStatus; the only file of lars-status that includes mysql.h.
  *
- * query_connect() connects as the daemon does (TCP db_host:db_port, or
- * db_socket with host "localhost", 5 s connect timeout) and reads the
- * types of the ip, port and caller columns: the seed's schema has them
- * signed int(11), the original project's later one int(11) unsigned.
+ * query_connect() connects as the daemon does (dbconn.c: the db_host list
+ * or db_socket, the timeouts, TLS), to the first host that answers, and
+ * reads the types of the ip, port and caller columns: the seed's schema
+ * has them signed int(11), the original project's later one unsigned.
  * Rows are read back as the agent's 32-bit patterns either way, and the
  * caller filter is written in the column's own representation.
  * query_fetch() reads the rows that pass the filters into a status_set.
@@ -20,6 +20,7 @@
 
 #include <mysql.h>
 
+#include "dbconn.h"
 #include "log.h"
 #include "reporter.h"
 #include "status.h"
@@ -55,13 +56,7 @@ query_new(const struct config *conf, const struct status_filter *filter)
 		fatal("%s: calloc", __func__);
 	q->conf = conf;
 	q->filter = *filter;
-	if (conf->db_socket[0] != '\0')
-		snprintf(q->where, sizeof(q->where), "%s@%s/%s",
-		    conf->db_user, conf->db_socket, conf->db_name);
-	else
-		snprintf(q->where, sizeof(q->where), "%s@%s:%d/%s",
-		    conf->db_user, conf->db_host, conf->db_port,
-		    conf->db_name);
+	dbconn_where(conf, 0, q->where, sizeof(q->where));
 	if (mysql_library_init(0, NULL, NULL) != 0)
 		fatalx("%s: mysql_library_init failed", __func__);
 	return q;
@@ -113,28 +108,22 @@ query_failed(struct query *q, const char *what)
 	return -1;
 }
 
+/* The first host of db_host that answers; lars-status only reads. */
 int
 query_connect(struct query *q)
 {
-	const struct config *c = q->conf;
-	unsigned int connect_timeout = 5, rw_timeout = 30;
-	const char *host = c->db_host, *sock = NULL;
+	struct dbconn_err err;
+	int i, n = dbconn_nhosts(q->conf);
 
 	if (q->my != NULL)
 		return 0;
-	if ((q->my = mysql_init(NULL)) == NULL)
-		fatalx("%s: mysql_init: out of memory", __func__);
-	mysql_options(q->my, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
-	mysql_options(q->my, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
-	mysql_options(q->my, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
-	if (c->db_socket[0] != '\0') {
-		host = "localhost";
-		sock = c->db_socket;
+	for (i = 0; i < n; i++) {
+		dbconn_where(q->conf, i, q->where, sizeof(q->where));
+		if ((q->my = dbconn_open(q->conf, i, &err)) != NULL)
+			return query_schema(q);
+		query_seterr(q, "%s", err.text);
 	}
-	if (mysql_real_connect(q->my, host, c->db_user, c->db_passwd,
-	    c->db_name, (unsigned int)c->db_port, sock, 0) == NULL)
-		return query_failed(q, "connect");
-	return query_schema(q);
+	return -1;
 }
 
 /* Which representation the caller column has; the table must exist. */
