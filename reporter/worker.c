@@ -50,7 +50,7 @@ struct worker {
 	size_t			 since_flush;	/* records read since */
 	int			 lost;		/* the retry is for a connection */
 	uint64_t		 told_since;	/* refusal state the master has */
-	uint32_t		 told_host;
+	uint32_t		 told_code, told_host;
 	_Alignas(struct record) unsigned char buf[WORKER_READ_RECORDS *
 				    sizeof(struct record)];
 	size_t			 buflen;
@@ -183,6 +183,7 @@ worker_tell(struct worker *w, uint32_t type)
 	if (type == WMSG_ACK)
 		w->unacked = 0;
 	w->told_since = w->stats.refusing_since;
+	w->told_code = w->stats.refusing_code;
 	w->told_host = w->stats.host;
 }
 
@@ -212,6 +213,7 @@ worker_flush(struct worker *w)
 		w->lost = !store_connected(w->st);
 		/* the reason was logged once, by store.c */
 		if (w->stats.refusing_since != w->told_since ||
+		    w->stats.refusing_code != w->told_code ||
 		    w->stats.host != w->told_host)
 			worker_tell(w, WMSG_STATS);	/* for /metrics */
 		if (w->backoff_ms == WORKER_BACKOFF_MIN_MS)

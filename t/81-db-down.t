@@ -98,20 +98,7 @@ for my $slot (sort keys %wpid) {
 }
 is_deeply($t->workers, { reverse %wpid }, 'no worker died during the outage');
 
-ok(waitpid($load, 0) == $load && $? == 0, 'the load generator finished')
-    or diag($t->read_file('load.err'));
-my $out = $t->read_file('load.out') // '';
-like($out, qr/expecting $KEYS rows/, "load: $KEYS keys") or diag($out);
-my ($records) = $out =~ /(\d+) records over/;
-diag("load: $out");
-
-my $expected = $t->read_file('expected.tsv');
-ok($t->wait_rows($expected, 60), 'the table is exactly the expected one');
-diag(sprintf "table complete at %.1f s", time - $t0);
-my $s = $t->stats;
-is($s->{records}, $records, 'stats: the master received every record sent');
-is($s->{dropped}, 0, 'stats: nothing dropped');
-is($s->{worker_restarts}, 0, 'stats: no worker restarts');
+my $s = $t->zero_loss($load, keys => $KEYS, restarts => 0);
 like($t->log, qr/MySQL error (?:2002|2006|2013|1053|1927)\b/,
     'the log shows the lost server');
 like($t->log, qr/rows held; retrying in \d+ ms/, 'and the retries');

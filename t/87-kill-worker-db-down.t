@@ -60,19 +60,6 @@ sleep 1;
 $t->_start_db;
 diag(sprintf "MariaDB started at %.1f s", time - $t0);
 
-ok(waitpid($load, 0) == $load && $? == 0, 'the load generator finished')
-    or diag($t->read_file('load.err'));
-my $out = $t->read_file('load.out') // '';
-like($out, qr/expecting 6000 rows/, 'load: 6000 keys') or diag($out);
-my ($records) = $out =~ /(\d+) records over/;
-diag("load: $out");
-
-my $expected = $t->read_file('expected.tsv');
-ok($t->wait_rows($expected, 60), 'the table is exactly the expected one');
-diag(sprintf "table complete at %.1f s", time - $t0);
-my $s = $t->stats;
-is($s->{records}, $records, 'stats: the master received every record sent');
-is($s->{dropped}, 0, 'stats: nothing dropped');
-is($s->{worker_restarts}, 3, 'stats: 3 worker restarts');
+my $s = $t->zero_loss($load, keys => 6000, restarts => 3);
 
 $t->done_testing;

@@ -33,9 +33,9 @@ package Lars;
 #   $t->rows		the whole ServerCallStatus table, "modid cmdid ip port
 #			caller succ_cnt err_cnt ts overload" tab-separated,
 #			ordered by key: the format of lars-report -o
-#   $t->wait_rows($expected, $timeout = 20)
-#			poll rows() until it equals $expected; true if it did;
-#			if not, diag the first differing lines
+#   $t->wait_rows($expected, $timeout = 20, $rows_sub)
+#			poll rows() (or $rows_sub) until it equals $expected;
+#			true if it did; if not, diag the first differing lines
 #
 # Reporter
 #   $t->conf(%over)	write DIR/reporter.conf (mode 0600), return its path.
@@ -67,6 +67,9 @@ package Lars;
 #			dies on a nonzero exit unless opt may_fail => 1
 #   $t->run(\@cmd, timeout => 60)
 #			run a command, return {status, out, err}
+#   $t->spawn(\@cmd, stdout => ">file", stderr => ">file"|'stdout',
+#			stdin => file, group => 1): the one way every child
+#			is started (reporter, run, start_load); returns the pid
 #   $t->connect		an IO::Socket::INET to the reporter
 #   $t->wait_for(sub { ... }, $timeout = 10)
 #			poll every 0.1 s until the sub returns true
@@ -90,6 +93,16 @@ package Lars;
 #   $t->start_load(@args)  "lars-report -L @args" in the background against
 #			the reporter, output in DIR/load.out and DIR/load.err;
 #			returns its pid (waitpid it)
+#   $t->zero_loss($load_pid, keys => N, restarts => 0, rows => sub)
+#			the shared end of a zero-loss test: the load exits 0,
+#			the table is exactly DIR/expected.tsv, every record
+#			sent was received, nothing dropped, no restarts
+#   $t->unique_load(rate => , seconds => , modid => )
+#			start_load with every key written once
+#   $t->metrics		GET /metrics (reporter.metrics_listen of conf())
+#   $t->refusal_under_load(break => sub, mend => sub, code => , why => qr//)
+#			MySQL refusing writes for a while under unique_load:
+#			the refusal in /metrics and the log, then zero_loss
 #   $t->stats		send SIGUSR1, wait for the new "stats:" log line, return
 #			it as a hash (records, rows, dropped, ...)
 #
@@ -242,9 +255,10 @@ sub rows {
 }
 
 sub wait_rows {
-	my ($self, $expected, $timeout) = @_;
+	my ($self, $expected, $timeout, $rows) = @_;
+	$rows //= sub { $self->rows };
 	my $got;
-	my $ok = $self->wait_for(sub { ($got = $self->rows) eq $expected },
+	my $ok = $self->wait_for(sub { ($got = $rows->()) eq $expected },
 	    $timeout // 20);
 	Test::More::diag(diff_text($got, $expected)) unless $ok;
 	return $ok;
@@ -381,22 +395,40 @@ sub run_reporter {
 
 sub _spawn_reporter {
 	my ($self, $log, @flags) = @_;
+	my $pid = $self->spawn([$self->bin('lars-reporter'), '-d', @flags,
+	    '-f', $self->{conf_path}], stdout => ">>$log", stderr => 'stdout',
+	    group => 1);
+	$self->{rpid} = $pid;
+	return $pid;
+}
+
+# The one way children are started: stdin from /dev/null (or stdin =>
+# file), stdout and stderr to files (">file" writes, ">>file" appends,
+# stderr => 'stdout' joins them), SIGPIPE at its default as in production;
+# group => 1 puts it in a process group of its own, checked for strays at
+# the end.
+sub spawn {
+	my ($self, $cmd, %opt) = @_;
 	my $pid = fork // die "fork: $!";
 	if ($pid == 0) {
-		setpgrp(0, 0);
-		$SIG{PIPE} = 'DEFAULT';	# as in production: no inherited ignore
-		open STDIN, '<', '/dev/null';
-		open STDOUT, '>>', $log or _exit(127);
-		open STDERR, '>&', \*STDOUT or _exit(127);
+		setpgrp(0, 0) if $opt{group};
+		$SIG{PIPE} = 'DEFAULT';
+		open STDIN, '<', $opt{stdin} // '/dev/null' or _exit(127);
+		open STDOUT, $opt{stdout} // '>/dev/null' or _exit(127);
+		if (($opt{stderr} // '') eq 'stdout') {
+			open STDERR, '>&', \*STDOUT or _exit(127);
+		} else {
+			open STDERR, $opt{stderr} // '>/dev/null' or _exit(127);
+		}
 		no warnings q(exec);
-		exec $self->bin('lars-reporter'), '-d', @flags, '-f',
-		    $self->{conf_path};
-		print STDERR "exec lars-reporter: $!\n";
+		exec @$cmd;
+		print STDERR "exec $cmd->[0]: $!\n";
 		_exit(127);
 	}
-	eval { setpgrp($pid, $pid) };
-	$self->{rpid} = $pid;
-	push @{ $self->{pgids} }, $pid;
+	if ($opt{group}) {
+		eval { setpgrp($pid, $pid) };
+		push @{ $self->{pgids} }, $pid;
+	}
 	return $pid;
 }
 
@@ -494,17 +526,8 @@ sub run {
 	my $n = $runs++;
 	my ($out, $err) = map { "$self->{dir}/.run$n.$_" } qw(out err);
 
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		$SIG{PIPE} = 'DEFAULT';
-		open STDIN, '<', $opt{stdin} // '/dev/null' or _exit(127);
-		open STDOUT, '>', $out or _exit(127);
-		open STDERR, '>', $err or _exit(127);
-		no warnings q(exec);
-		exec @$cmd;
-		print STDERR "exec $cmd->[0]: $!\n";
-		_exit(127);
-	}
+	my $pid = $self->spawn($cmd, stdin => $opt{stdin},
+	    stdout => ">$out", stderr => ">$err");
 	my $t0 = time;
 	my $status;
 	while (1) {
@@ -633,14 +656,114 @@ sub workers {
 sub start_load {
 	my ($self, @args) = @_;
 	my $d = $self->{dir};
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open STDOUT, '>', "$d/load.out" or _exit(127);
-		open STDERR, '>', "$d/load.err" or _exit(127);
-		exec($self->bin('lars-report'), '-H', '127.0.0.1', '-p',
-		    $self->{port}, '-L', @args) or _exit(127);
-	}
-	return $pid;
+	return $self->spawn([$self->bin('lars-report'), '-H', '127.0.0.1',
+	    '-p', $self->{port}, '-L', @args], stdout => ">$d/load.out",
+	    stderr => ">$d/load.err");
+}
+
+# The end of every zero-loss test: the load generator started by
+# start_load (pid $load, run with -o DIR/expected.tsv) exits 0, the whole
+# table becomes exactly the expected one, the master received every
+# record sent, nothing was dropped (no "dropped the row" line either) and
+# no worker restarted.  opt: keys => the rows expected, restarts => n
+# (default 0), timeout => s for the table (60), rows => a sub giving the
+# table instead of rows() (another server), name => a prefix for the test
+# names.  Returns the final stats.
+sub zero_loss {
+	my ($self, $load, %opt) = @_;
+	my $n = defined $opt{name} ? "$opt{name}: " : '';
+	Test::More::ok(waitpid($load, 0) == $load && $? == 0,
+	    "${n}the load generator finished")
+	    or Test::More::diag($self->read_file('load.err'));
+	my $out = $self->read_file('load.out') // '';
+	Test::More::diag("${n}load: $out");
+	my ($records) = $out =~ /(\d+) records over/;
+	my ($keys) = $out =~ /expecting (\d+) rows/;
+	Test::More::is($keys, $opt{keys}, "${n}load: $opt{keys} keys")
+	    if defined $opt{keys};
+	my $expected = $self->read_file('expected.tsv') // '';
+	my $t0 = time;
+	Test::More::ok($self->wait_rows($expected, $opt{timeout} // 60,
+	    $opt{rows}), "${n}the table is exactly the expected one");
+	Test::More::diag(sprintf "%stable complete %.1f s after the load",
+	    $n, time - $t0);
+	my $s = $self->stats;
+	Test::More::is($s->{records}, $records,
+	    "${n}stats: the master received every record sent");
+	Test::More::is($s->{dropped}, 0, "${n}stats: nothing dropped");
+	Test::More::unlike($self->log, qr/dropped the row/,
+	    "${n}no 'dropped the row' in the log");
+	Test::More::is($s->{worker_restarts}, $opt{restarts} // 0,
+	    sprintf "%sstats: %d worker restarts", $n, $opt{restarts} // 0);
+	return $s;
+}
+
+# A load in which every key is written once: 4 connections, $o{rate}
+# reports a second (default 1200) of 10 results for $o{seconds} (12),
+# modids from $o{modid} (100); the expected table goes to
+# DIR/expected.tsv.  Returns the pid, as start_load.
+sub unique_load {
+	my ($self, %o) = @_;
+	my $n = ($o{rate} // 1200) * ($o{seconds} // 12);
+	return $self->start_load('-n', 4, '-N', $n, '-R', $o{rate} // 1200,
+	    '-r', 10, '-k', $n * 10, '-m', $o{modid} // 100,
+	    '-o', "$self->{dir}/expected.tsv");
+}
+
+# GET /metrics from the reporter's metrics_listen (set in conf()); the
+# body, or undef.
+sub metrics {
+	my ($self) = @_;
+	my $addr = ($self->{conf_over} // {})->{'reporter.metrics_listen'}
+	    or die "metrics: no reporter.metrics_listen in conf()";
+	my $s = IO::Socket::INET->new(PeerAddr => $addr, Timeout => 5)
+	    or return undef;
+	print $s "GET /metrics HTTP/1.0\r\n\r\n";
+	local $/;
+	my $r = <$s> // return undef;
+	return $r =~ /\A\S+ 200 .*?\r\n\r\n(.*)\z/s ? $1 : undef;
+}
+
+# The database refuses writes for a while under a unique-key load:
+# conf(%{$o{conf}}) with 3 workers and metrics, the reporter, the load;
+# 3 s in, $o{break}->(); while it refuses, /metrics shows a refusal
+# with code $o{code} and the log its reason ($o{why}, a regexp), once per
+# worker; $o{hold} s later (6) $o{mend}->(); then zero_loss: nothing
+# lost, nothing dropped.  Returns the stats.
+sub refusal_under_load {
+	my ($self, %o) = @_;
+	my $mport = free_port();
+	$self->conf('reporter.db_thread_cnt' => 3,
+	    'reporter.metrics_listen' => "127.0.0.1:$mport", %{ $o{conf} // {} });
+	$self->run_reporter;
+	my $load = $self->unique_load(%{ $o{load} // {} });
+	sleep 3;
+	my $off = length $self->log;
+	$o{break}->();
+	my $t0 = time;
+	my $re = qr/lars_reporter_mysql_refusing_since_seconds\{worker="\d+",code="$o{code}"\} \d+/;
+	my $m;
+	Test::More::ok($self->wait_for(sub { ($m = $self->metrics // '') =~ $re }, 15),
+	    "/metrics shows the refusal, code $o{code}")
+	    or Test::More::diag($m =~ /(.*refusing.*)/g);
+	sleep 0.5 while time - $t0 < ($o{hold} // 6);
+	my $during = substr $self->log, $off;
+	my @why = $during =~ /(MySQL takes no writes: [^\n]*)/g;
+	my @now = $during =~ /(MySQL still takes no writes, now: [^\n]*)/g;
+	Test::More::ok(@why >= 1 && @why <= 3,
+	    sprintf "the refusal is logged once per worker (%d lines)",
+	    scalar @why) or Test::More::diag(join "\n", @why);
+	Test::More::ok((grep { $_ =~ $o{why} } @why, @now),
+	    'with its reason') or Test::More::diag(join "\n", @why, @now);
+	Test::More::diag("refusal: $_") for grep { defined } $why[0], @now[0 .. ($#now > 2 ?
+	    2 : $#now)];
+	$o{mend}->();
+	my $s = $self->zero_loss($load, %{ $o{zero} // {} });
+	Test::More::like(substr($self->log, $off), qr/takes writes again/,
+	    'the end of the refusal is logged');
+	Test::More::unlike($self->metrics // '', qr/refusing_since_seconds\{/,
+	    '/metrics shows no refusal any more');
+	return $s;
 }
 
 sub stats {

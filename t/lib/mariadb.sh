@@ -16,7 +16,10 @@
 # DIR/env holds shell-sourceable lines: SOCKET, PORT, USER, PASSWORD, PID,
 # plus DATADIR, LOG, SOCKDIR (a temp dir to remove on stop, or empty).
 #
-# Environment: LARS_SQL overrides the schema file.  Exit status 0 on
+# A restarted server takes its previous port again when it is free.
+#
+# Environment: LARS_SQL overrides the schema file; LARS_DB_OPTS adds
+# mariadbd options (word-split), as --read-only.  Exit status 0 on
 # success; on failure the tail of the server's error log goes to stderr.
 
 set -eu
@@ -104,7 +107,7 @@ launch()
 	    --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
 	    --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
 	    --innodb-flush-log-at-trx-commit=2 --max-connections=200 \
-	    </dev/null >/dev/null 2>&1 &
+	    ${LARS_DB_OPTS:-} </dev/null >/dev/null 2>&1 &
 	pid=$!
 	# Our child: until it has exec'd, it is still called setsid, so
 	# watch it with running, not alive.  Reap it only once it is gone.
@@ -158,7 +161,7 @@ load_schema()
 
 do_start()
 {
-	local pid fresh=0 pw tries rc
+	local pid fresh=0 pw tries rc port
 
 	pid=$(env_get PID)
 	if alive "$pid"; then
@@ -195,11 +198,14 @@ do_start()
 		fresh=1
 	fi
 
+	# A restart keeps its port while it is free: a db_host list names it.
+	port=$(env_get PORT)
 	tries=0
 	while :; do
 		tries=$((tries + 1))
 		rc=0
-		launch "$(free_port)" || rc=$?
+		launch "${port:-$(free_port)}" || rc=$?
+		port=
 		[ "$rc" = 0 ] && break
 		if [ "$rc" = 2 ] && [ "$tries" -lt 10 ]; then
 			continue
