@@ -321,6 +321,7 @@ worker_main(const struct config *conf, int slot, int rfd, int afd, int hold)
 	w->st = store_new(conf, &w->stats);
 	if (store_connect(w->st) == STORE_NEVER)
 		exit(WORKER_EXIT_NEVER);
+	worker_tell(w, WMSG_STATS);	/* where it writes, or why not */
 
 	for (;;) {
 		now = worker_now_ms();
