@@ -416,8 +416,9 @@ metrics_evict(int64_t now)
 		fatalx("%s: no client to close", __func__);
 	metrics_st.evicted++;
 	if (now >= metrics_evict_quiet_until) {
-		log_warnx("metrics_listen: %d clients at once (metrics_clients), "
-		    "closed the oldest waiting one; %llu closed so far",
+		log_warnx("metrics_listen: %d clients at once "
+		    "(metrics_clients), closed the oldest waiting one; %llu "
+		    "closed so far",
 		    metrics_nclients, (unsigned long long)metrics_st.evicted);
 		metrics_evict_quiet_until = now + METRICS_QUIET_MS;
 	}
