@@ -418,8 +418,8 @@ metrics_evict(int64_t now)
 	if (now >= metrics_evict_quiet_until) {
 		log_warnx("metrics_listen: %d clients at once "
 		    "(metrics_clients), closed the oldest waiting one; %llu "
-		    "closed so far",
-		    metrics_nclients, (unsigned long long)metrics_st.evicted);
+		    "closed so far", metrics_nclients,
+		    (unsigned long long)metrics_st.evicted);
 		metrics_evict_quiet_until = now + METRICS_QUIET_MS;
 	}
 	metrics_close(victim);
