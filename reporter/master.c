@@ -369,6 +369,7 @@ master_run(int ready)
 		for (i = 0; i < n; i++)
 			master_event(ev[i].data.ptr, ev[i].events);
 		conn_gc();
+		metrics_gc();
 		proc_gen_gc();
 		master_flush_queues();
 		if (!master->quitting)

@@ -1,13 +1,16 @@
 /*
  * metrics.c: the master's figures, in the Prometheus text format on
- * [reporter] metrics_listen (GET /metrics; anything else is a 404), and in
- * one log line on SIGUSR1.
+ * [reporter] metrics_listen, and in one log line on SIGUSR1.
  *
- * The HTTP side lives in the master's epoll loop without blocking it: a
- * client has METRICS_TIMEOUT_MS to send a request of at most METRICS_REQ
- * bytes, the answer is written as the socket takes it, and at most
- * METRICS_CLIENTS are served at once (more are closed at accept), so a
- * slow or abusive client costs the agents nothing.  Workers' figures come
+ * The HTTP side lives in the master's epoll loop without blocking it.
+ * GET /metrics gets the figures, another path 404, another method 405,
+ * and bytes that cannot be an HTTP/1 request line, or a request of more
+ * than METRICS_REQ bytes, 400 at once.  A client has metrics_timeout
+ * seconds to send its request and read the answer, which is written as
+ * the socket takes it.  At most metrics_clients are connected: a new one
+ * closes the oldest that has not sent a whole request yet, logged at most
+ * every METRICS_QUIET_MS, so idle, slow or abusive clients cost the
+ * agents nothing and cannot keep a scraper out.  Workers' figures come
  * with their acks (struct wstats); those of exited workers are kept per
  * worker number.
  */
@@ -24,18 +27,21 @@
 #include "log.h"
 #include "reporter.h"
 
-#define METRICS_CLIENTS		16
-#define METRICS_REQ		4096
-#define METRICS_TIMEOUT_MS	5000
+#define METRICS_REQ		4096	/* request line and headers */
+#define METRICS_METHOD		16	/* longest method name */
+#define METRICS_LINGER_MS	1000	/* reading after an early answer */
+#define METRICS_QUIET_MS	10000	/* between two eviction logs */
 
 struct mclient {
 	struct evsrc	 ev;
-	int		 fd;
+	int		 fd;		/* -1: closed, to be freed */
+	int		 lingering;	/* answered before the request ended */
 	int64_t		 deadline;
 	char		 req[METRICS_REQ];
 	size_t		 reqlen;
 	char		*out;
 	size_t		 outlen, outoff;
+	TAILQ_ENTRY(mclient) entry;
 };
 
 struct mbuf {
@@ -43,7 +49,18 @@ struct mbuf {
 	size_t	 len, cap;
 };
 
-static struct mclient *metrics_clients[METRICS_CLIENTS];
+/* oldest first */
+static TAILQ_HEAD(, mclient) metrics_clients =
+    TAILQ_HEAD_INITIALIZER(metrics_clients);
+static TAILQ_HEAD(, mclient) metrics_dead =
+    TAILQ_HEAD_INITIALIZER(metrics_dead);
+static int metrics_nclients;
+static int64_t metrics_evict_quiet_until;
+
+static struct {
+	uint64_t	accepted, evicted, timeouts;
+	uint64_t	ok, not_found, bad_method, bad_request;
+} metrics_st;
 
 static const unsigned int metrics_le_ms[WSTATS_BUCKETS] = { 1, 2, 5, 10,
     25, 50, 100, 250, 500, 1000 };
@@ -54,9 +71,14 @@ static void metrics_family(struct mbuf *, const char *, const char *,
     const char *);
 static void metrics_render(struct mbuf *);
 static void metrics_workers(struct mbuf *);
+static void metrics_http(struct mbuf *);
+static void metrics_evict(int64_t);
 static void metrics_close(struct mclient *);
-static void metrics_respond(struct mclient *);
+static ssize_t metrics_reqline(const char *, size_t);
+static int metrics_status(const struct mclient *);
+static void metrics_respond(struct mclient *, int);
 static void metrics_write(struct mclient *);
+static void metrics_read(struct mclient *);
 
 static void
 mbuf_printf(struct mbuf *b, const char *fmt, ...)
@@ -282,7 +304,37 @@ metrics_render(struct mbuf *b)
 	    master->paused);
 #undef ONE
 #undef BY
+	metrics_http(b);
 	metrics_workers(b);
+}
+
+/* The endpoint's own figures; this scrape counts among the 200s. */
+static void
+metrics_http(struct mbuf *b)
+{
+	metrics_family(b, "metrics_clients", "gauge", "HTTP clients of "
+	    "metrics_listen connected.");
+	mbuf_printf(b, "lars_reporter_metrics_clients %d\n", metrics_nclients);
+	metrics_family(b, "metrics_clients_accepted_total", "counter", "HTTP "
+	    "clients of metrics_listen accepted.");
+	mbuf_printf(b, "lars_reporter_metrics_clients_accepted_total %llu\n",
+	    (unsigned long long)metrics_st.accepted);
+	metrics_family(b, "metrics_clients_closed_total", "counter", "HTTP "
+	    "clients of metrics_listen the reporter closed, by reason.");
+	mbuf_printf(b, "lars_reporter_metrics_clients_closed_total{reason="
+	    "\"evicted\"} %llu\n", (unsigned long long)metrics_st.evicted);
+	mbuf_printf(b, "lars_reporter_metrics_clients_closed_total{reason="
+	    "\"timeout\"} %llu\n", (unsigned long long)metrics_st.timeouts);
+	metrics_family(b, "metrics_responses_total", "counter", "HTTP "
+	    "answers of metrics_listen, by status code.");
+#define CODE(c, v)							\
+	mbuf_printf(b, "lars_reporter_metrics_responses_total{code=\"%d\"} "\
+	    "%llu\n", c, (unsigned long long)(v))
+	CODE(200, metrics_st.ok);
+	CODE(400, metrics_st.bad_request);
+	CODE(404, metrics_st.not_found);
+	CODE(405, metrics_st.bad_method);
+#undef CODE
 }
 
 /* SIGUSR1: the figures in one line an operator can grep. */
@@ -342,60 +394,182 @@ metrics_open(const struct config *conf)
 	return listener_open(addr, port);
 }
 
+/*
+ * At the limit a new client is always taken in: the oldest one that has
+ * not sent a whole request yet is closed for it (the oldest of all when
+ * every client is being answered), so idle or dribbling clients cannot
+ * hold the endpoint against a scraper.  A scraper's request usually
+ * arrives with its connection, so it is read at once.
+ */
 void
 metrics_accept(void)
 {
 	struct mclient *m;
-	int fd, i;
+	int64_t now;
+	int fd;
 
 	while ((fd = accept4(master->mfd, NULL, NULL,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
-		for (i = 0; i < METRICS_CLIENTS && metrics_clients[i]; i++)
-			;
-		if (i == METRICS_CLIENTS ||
-		    (m = calloc(1, sizeof(*m))) == NULL) {
+		now = master_now_ms();
+		while (metrics_nclients >= master->conf->metrics_clients)
+			metrics_evict(now);
+		if ((m = calloc(1, sizeof(*m))) == NULL) {
+			log_warn("%s: calloc", __func__);
 			close(fd);
 			continue;
 		}
 		m->fd = fd;
 		m->ev.type = EV_METRICS;
 		m->ev.obj = m;
-		m->deadline = master_now_ms() + METRICS_TIMEOUT_MS;
-		metrics_clients[i] = m;
+		m->deadline = now + master->conf->metrics_timeout * 1000LL;
+		TAILQ_INSERT_TAIL(&metrics_clients, m, entry);
+		metrics_nclients++;
+		metrics_st.accepted++;
 		master_watch(fd, EPOLLIN, &m->ev);
+		metrics_read(m);
 	}
 }
 
 static void
+metrics_evict(int64_t now)
+{
+	struct mclient *m, *victim = NULL;
+
+	TAILQ_FOREACH(m, &metrics_clients, entry)
+		if (m->out == NULL || m->lingering) {
+			victim = m;
+			break;
+		}
+	if (victim == NULL && (victim = TAILQ_FIRST(&metrics_clients)) == NULL)
+		fatalx("%s: no client to close", __func__);
+	metrics_st.evicted++;
+	if (now >= metrics_evict_quiet_until) {
+		log_warnx("metrics_listen: %d clients at once "
+		    "(metrics_clients), closed the oldest waiting one; %llu "
+		    "closed so far", metrics_nclients,
+		    (unsigned long long)metrics_st.evicted);
+		metrics_evict_quiet_until = now + METRICS_QUIET_MS;
+	}
+	metrics_close(victim);
+}
+
+/* Closed now, freed after the event batch: its event may still be due. */
+static void
 metrics_close(struct mclient *m)
 {
-	int i;
-
-	for (i = 0; i < METRICS_CLIENTS; i++)
-		if (metrics_clients[i] == m)
-			metrics_clients[i] = NULL;
+	TAILQ_REMOVE(&metrics_clients, m, entry);
+	metrics_nclients--;
 	close(m->fd);
-	free(m->out);
-	free(m);
+	m->fd = -1;
+	TAILQ_INSERT_TAIL(&metrics_dead, m, entry);
+}
+
+void
+metrics_gc(void)
+{
+	struct mclient *m;
+
+	while ((m = TAILQ_FIRST(&metrics_dead)) != NULL) {
+		TAILQ_REMOVE(&metrics_dead, m, entry);
+		free(m->out);
+		free(m);
+	}
+}
+
+/*
+ * How much of req is an HTTP/1.x request line, "METHOD SP target SP
+ * HTTP/d.d CRLF" (or LF): -1 if it cannot become one, 0 if it may still,
+ * else its length with the line end.
+ */
+static ssize_t
+metrics_reqline(const char *p, size_t len)
+{
+	static const char ver[] = "HTTP/9.9";
+	size_t i, n, v;
+
+	for (i = 0; i < len && p[i] >= 'A' && p[i] <= 'Z'; i++)
+		;
+	if (i > METRICS_METHOD)
+		return -1;
+	if (i == len)
+		return 0;
+	if (i == 0 || p[i++] != ' ')
+		return -1;
+	for (n = 0; i < len && p[i] > ' ' && p[i] < 0x7f; i++, n++)
+		;
+	if (i == len)
+		return 0;
+	if (n == 0 || p[i++] != ' ')
+		return -1;
+	for (v = 0; v < sizeof(ver) - 1; v++, i++) {
+		if (i == len)
+			return 0;
+		if (ver[v] == '9' ? p[i] < '0' || p[i] > '9' : p[i] != ver[v])
+			return -1;
+	}
+	if (i < len && p[i] == '\r')
+		i++;
+	if (i == len)
+		return 0;
+	return p[i] == '\n' ? (ssize_t)i + 1 : -1;
+}
+
+/* The status to answer with, or 0 while the request is not whole. */
+static int
+metrics_status(const struct mclient *m)
+{
+	ssize_t line = metrics_reqline(m->req, m->reqlen);
+
+	if (line == -1)
+		return 400;
+	if (line == 0 || (strstr(m->req, "\r\n\r\n") == NULL &&
+	    strstr(m->req, "\n\n") == NULL))
+		return m->reqlen == sizeof(m->req) - 1 ? 400 : 0;
+	if (strncmp(m->req, "GET ", 4) != 0)
+		return 405;
+	if (strncmp(m->req + 4, "/metrics ", 9) == 0 ||
+	    strncmp(m->req + 4, "/metrics?", 9) == 0)
+		return 200;
+	return 404;
 }
 
 static void
-metrics_respond(struct mclient *m)
+metrics_respond(struct mclient *m, int status)
 {
 	struct mbuf body = { NULL, 0, 0 }, all = { NULL, 0, 0 };
-	int ok = strncmp(m->req, "GET /metrics ", 13) == 0 ||
-	    strncmp(m->req, "GET /metrics?", 13) == 0;
+	const char *line, *type = "text/plain";
 
-	if (ok)
+	switch (status) {
+	case 200:
+		metrics_st.ok++;
+		line = "200 OK";
+		type = "text/plain; version=0.0.4; charset=utf-8";
 		metrics_render(&body);
-	else
-		mbuf_printf(&body, "not found: only GET /metrics is "
+		break;
+	case 404:
+		metrics_st.not_found++;
+		line = "404 Not Found";
+		mbuf_printf(&body, "not found: only GET /metrics is served "
+		    "here\n");
+		break;
+	case 405:
+		metrics_st.bad_method++;
+		line = "405 Method Not Allowed\r\nAllow: GET";
+		mbuf_printf(&body, "method not allowed: only GET /metrics is "
 		    "served here\n");
+		break;
+	default:
+		metrics_st.bad_request++;
+		line = "400 Bad Request";
+		mbuf_printf(&body, "bad request: not an HTTP/1 request of at "
+		    "most %d bytes\n", METRICS_REQ - 1);
+		/* unread bytes would turn our close into a reset */
+		m->lingering = 1;
+		break;
+	}
 	mbuf_printf(&all, "HTTP/1.0 %s\r\nContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
-	    ok ? "200 OK" : "404 Not Found", ok ?
-	    "text/plain; version=0.0.4; charset=utf-8" : "text/plain",
-	    body.len, (int)body.len, body.p);
+	    line, type, body.len, (int)body.len, body.p);
 	free(body.p);
 	m->out = all.p;
 	m->outlen = all.len;
@@ -417,20 +591,31 @@ metrics_write(struct mclient *m)
 		}
 		m->outoff += (size_t)n;
 	}
-	metrics_close(m);
-}
-
-void
-metrics_event(struct evsrc *ev, uint32_t events)
-{
-	struct mclient *m = ev->obj;
-	ssize_t n;
-
-	if (m->out != NULL) {
-		metrics_write(m);
+	if (!m->lingering) {
+		metrics_close(m);
 		return;
 	}
-	n = read(m->fd, m->req + m->reqlen, sizeof(m->req) - 1 - m->reqlen);
+	/* answered early: read what it still sends until it closes */
+	shutdown(m->fd, SHUT_WR);
+	master_rewatch(m->fd, EPOLLIN, &m->ev);
+	if (m->deadline > master_now_ms() + METRICS_LINGER_MS)
+		m->deadline = master_now_ms() + METRICS_LINGER_MS;
+}
+
+static void
+metrics_read(struct mclient *m)
+{
+	char sink[4096];
+	ssize_t n;
+	int status;
+
+	if (m->lingering) {
+		while ((n = read(m->fd, sink, sizeof(sink))) > 0)
+			;
+	} else {
+		n = read(m->fd, m->req + m->reqlen,
+		    sizeof(m->req) - 1 - m->reqlen);
+	}
 	if (n <= 0) {
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			metrics_close(m);
@@ -438,11 +623,21 @@ metrics_event(struct evsrc *ev, uint32_t events)
 	}
 	m->reqlen += (size_t)n;
 	m->req[m->reqlen] = '\0';
-	if (strstr(m->req, "\r\n\r\n") != NULL ||
-	    strstr(m->req, "\n\n") != NULL)
-		metrics_respond(m);
-	else if (m->reqlen == sizeof(m->req) - 1)
-		metrics_close(m);	/* too big: not a scrape */
+	if ((status = metrics_status(m)) != 0)
+		metrics_respond(m, status);
+}
+
+void
+metrics_event(struct evsrc *ev, uint32_t events)
+{
+	struct mclient *m = ev->obj;
+
+	if (m->fd == -1)
+		return;		/* evicted earlier in this batch */
+	if (m->out != NULL && m->outoff < m->outlen)
+		metrics_write(m);
+	else
+		metrics_read(m);
 	(void)events;
 }
 
@@ -450,10 +645,14 @@ metrics_event(struct evsrc *ev, uint32_t events)
 void
 metrics_sweep(int64_t now)
 {
-	int i;
+	struct mclient *m, *next;
 
-	for (i = 0; i < METRICS_CLIENTS; i++)
-		if (metrics_clients[i] != NULL &&
-		    now >= metrics_clients[i]->deadline)
-			metrics_close(metrics_clients[i]);
+	for (m = TAILQ_FIRST(&metrics_clients); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		if (now >= m->deadline) {
+			if (!m->lingering)
+				metrics_st.timeouts++;
+			metrics_close(m);
+		}
+	}
 }

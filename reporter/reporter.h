@@ -90,6 +90,8 @@ struct config {
 	char		*log_file;	/* daemon mode: instead of syslog */
 	char		*user;		/* drop to it after binding */
 	char		*metrics_listen;	/* "addr:port"; empty: off */
+	int		 metrics_clients;	/* connected at once */
+	int		 metrics_timeout;	/* seconds to ask and read */
 	int		 flush_interval_ms;
 	int		 batch_rows;
 	int		 queue_max;	/* records waiting per worker before
@@ -329,6 +331,7 @@ int		 metrics_open(const struct config *);
 void		 metrics_accept(void);
 void		 metrics_event(struct evsrc *, uint32_t);
 void		 metrics_sweep(int64_t now);
+void		 metrics_gc(void);
 void		 metrics_log(void);
 void		 wstats_add(struct wstats *, const struct wstats *);
 void		 wstats_worker(int id, struct wstats *);

@@ -2,7 +2,7 @@
 #
 # GET /metrics on metrics_listen: after a known load the counters match
 # what was sent, dropped and committed; the text passes a strict parser of
-# the Prometheus exposition format (written here); anything else is a 404;
+# the Prometheus exposition format (t/lib/Prom.pm); anything else is a 404;
 # an HTTP client that sends nothing, or a huge request, does not delay
 # agent reports; SIGUSR1 logs the same figures.
 
@@ -11,6 +11,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Lars;
+use Prom;
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 
@@ -30,55 +31,6 @@ sub http {
 	return $r;
 }
 
-# Strict: HELP and TYPE once per family, before its samples; names and
-# labels well formed; values numbers; histogram buckets cumulative with
-# +Inf equal to _count.  Returns (error or undef, {series => value}).
-sub parse {
-	my ($text) = @_;
-	my (%type, %help, %v, %seen_family, $family);
-	my $name_re = qr/[a-zA-Z_:][a-zA-Z0-9_:]*/;
-	for my $l (split /\n/, $text) {
-		if ($l =~ /^# HELP ($name_re) (.+)$/) {
-			return "HELP twice for $1" if $help{$1}++;
-			next;
-		}
-		if ($l =~ /^# TYPE ($name_re) (counter|gauge|histogram|summary|untyped)$/) {
-			return "TYPE twice for $1" if $type{$1};
-			return "TYPE after samples of $1" if $seen_family{$1};
-			$type{$1} = $2;
-			$family = $1;
-			next;
-		}
-		return "bad comment: $l" if $l =~ /^#/;
-		my ($name, $labels, $val) = $l =~
-		    /^($name_re)(\{[^}]*\})? (\S+)$/ or return "bad line: $l";
-		return "bad value: $l" unless $val =~
-		    /^(?:[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+)|[-+]?Inf|NaN)$/;
-		if (defined $labels) {
-			my $in = substr($labels, 1, -1);
-			while (length $in) {
-				$in =~ s/^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)//
-				    or return "bad labels: $l";
-			}
-		}
-		(my $base = $name) =~ s/_(bucket|sum|count)$// unless $type{$name};
-		$base //= $name;
-		$base = $name if $type{$name};
-		return "sample without TYPE: $l" unless $type{$base};
-		return "samples of $base not together" if $seen_family{$base} &&
-		    $family ne $base;
-		$seen_family{$base} = 1;
-		$family = $base;
-		$v{$name . ($labels // '')} = $val;
-	}
-	for my $k (grep { /_bucket\{/ } keys %v) {
-		my ($w) = $k =~ /worker="(\d+)"/;
-		return "histogram without +Inf for worker $w" unless defined
-		    $v{"lars_reporter_flush_duration_seconds_bucket{worker=\"$w\",le=\"+Inf\"}"};
-	}
-	return (undef, \%v);
-}
-
 # a known load, a too-big report, an unknown msgid, a clamped count
 my $d = $t->dir;
 $t->report('-L', '-n', 4, '-N', 2000, '-r', 10, '-k', 1000, '-o', "$d/expected.tsv");
@@ -96,7 +48,7 @@ ok($t->wait_rows($expected), 'the load is stored');
 my ($resp, $err, $m);
 ok($t->wait_for(sub {
 	$resp = http("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n") // '';
-	($err, $m) = parse((split /\r\n\r\n/, $resp, 2)[1] // '');
+	($err, $m) = Prom::parse((split /\r\n\r\n/, $resp, 2)[1] // '');
 	!$err && ($m->{'lars_reporter_rows_committed_total{worker="1"}'} // 0)
 	    + ($m->{'lars_reporter_rows_committed_total{worker="2"}'} // 0)
 	    + ($m->{'lars_reporter_rows_committed_total{worker="3"}'} // 0) >= 1001;

@@ -21,6 +21,9 @@ package Lars;
 #   Lars->new(%opt)	make a temp dir /tmp/lars-XXXXXXXX and, unless
 #			db => 0, start a MariaDB in it (t/lib/mariadb.sh).
 #			expect_fatal => 1: a "fatal: " log line is no failure.
+#			db_tls => 1: the MariaDB speaks TLS, certificates in
+#			$t->db->{TLS_DIR} (LARS_DB_TLS of mariadb.sh); 0: it
+#			does not, whatever the environment says.
 #			Sets ASAN_OPTIONS/UBSAN_OPTIONS so that sanitizer
 #			reports of every binary started land in the temp dir.
 #   $t->dir, $t->port (the reporter's), $t->db (hash: SOCKET PORT USER
@@ -146,6 +149,7 @@ sub new {
 		creator => $$,
 		db_on => $opt{db} // 1,
 		expect_fatal => $opt{expect_fatal} // 0,
+		db_tls => $opt{db_tls},
 		pgids => [],
 		checked => 0,
 		problems => [],
@@ -199,6 +203,8 @@ sub read_file {
 
 sub _start_db {
 	my ($self) = @_;
+	local $ENV{LARS_DB_TLS} = $ENV{LARS_DB_TLS};
+	$ENV{LARS_DB_TLS} = $self->{db_tls} ? 1 : 0 if defined $self->{db_tls};
 	my $r = $self->run(["$LIBDIR/mariadb.sh", 'start', $self->{dir}],
 	    timeout => 90);
 	$self->{db_started} = 1;

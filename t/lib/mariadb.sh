@@ -14,13 +14,23 @@
 # restarted without reloading the schema.
 #
 # DIR/env holds shell-sourceable lines: SOCKET, PORT, USER, PASSWORD, PID,
-# plus DATADIR, LOG, SOCKDIR (a temp dir to remove on stop, or empty).
+# plus DATADIR, LOG, SOCKDIR (a temp dir to remove on stop, or empty) and
+# TLS_DIR (empty without TLS).
+#
+# With LARS_DB_TLS=1 the server speaks TLS: start makes, with openssl, in
+# DIR/tls/ a private CA (ca.pem), a server certificate it signed for
+# CN 127.0.0.1 with subjectAltName 127.0.0.1 and localhost
+# (server-cert.pem, server-key.pem), a client certificate it signed
+# (client-cert.pem, client-key.pem) and an unrelated CA (other-ca.pem),
+# once per DIR, and passes --ssl-ca, --ssl-cert and --ssl-key.  Without
+# it the server has no TLS (have_ssl DISABLED).
 #
 # A restarted server takes its previous port again when it is free.
 #
-# Environment: LARS_SQL overrides the schema file; LARS_DB_OPTS adds
-# mariadbd options (word-split), as --read-only.  Exit status 0 on
-# success; on failure the tail of the server's error log goes to stderr.
+# Environment: LARS_SQL overrides the schema file; LARS_DB_TLS as above;
+# LARS_DB_OPTS adds mariadbd options (word-split), as --read-only.
+# Exit status 0 on success; on failure the tail of the server's error log
+# goes to stderr.
 
 set -eu
 
@@ -93,13 +103,67 @@ log_tail()
 	tail -n 25 "$log" 2>/dev/null | sed 's/^/    /' >&2 || true
 }
 
+# ssl_sign NAME CN EXT: NAME-key.pem and NAME-cert.pem, for CN, signed by
+# the CA with the extensions EXT.
+ssl_sign()
+{
+	local name=$1 cn=$2 ext=$3
+
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -subj "/CN=$cn" -keyout "$tls/$name-key.pem" \
+	    -out "$tls/$name.csr" 2>>"$tls/openssl.log" &&
+	printf '%s\n' "$ext" >"$tls/$name.ext" &&
+	openssl x509 -req -in "$tls/$name.csr" -CA "$tls/ca.pem" \
+	    -CAkey "$tls/ca-key.pem" -CAcreateserial \
+	    -CAserial "$tls/ca.srl" -days 3650 -extfile "$tls/$name.ext" \
+	    -out "$tls/$name-cert.pem" 2>>"$tls/openssl.log"
+}
+
+# ssl_ca NAME CN: a self-signed CA, NAME.pem and NAME-key.pem.
+ssl_ca()
+{
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -days 3650 -subj "/CN=$2" \
+	    -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign,cRLSign \
+	    -keyout "$tls/$1-key.pem" -out "$tls/$1.pem" \
+	    2>>"$tls/openssl.log"
+}
+
+# make_tls: the certificates of DIR/tls/ (see the top), kept once made.
+make_tls()
+{
+	[ -s "$tls/server-cert.pem" ] && [ -s "$tls/client-cert.pem" ] &&
+	    [ -s "$tls/other-ca.pem" ] && return 0
+	rm -rf "$tls"
+	mkdir -p "$tls"
+	if ! { ssl_ca ca "lars test CA" &&
+	    ssl_ca other-ca "lars unrelated CA" &&
+	    ssl_sign server 127.0.0.1 "basicConstraints=CA:FALSE
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,DNS:localhost" &&
+	    ssl_sign client lars "basicConstraints=CA:FALSE
+extendedKeyUsage=clientAuth"; }; then
+		echo "$prog: making certificates with openssl failed:" >&2
+		sed 's/^/    /' "$tls/openssl.log" >&2
+		rm -rf "$tls"
+		exit 1
+	fi
+	rm -f "$tls"/*.csr "$tls"/*.ext
+}
+
 # launch PORT: start mariadbd, wait until it answers.  Returns 0 when up,
 # 2 when the port was taken (try another), 1 on any other failure.
 launch()
 {
-	local port=$1 off pid waited=0 user_opt=
+	local port=$1 off pid waited=0 user_opt= ssl_opt=()
 
 	[ "$(id -u)" = 0 ] && user_opt=--user=root
+	if [ -n "$tls_dir" ]; then
+		ssl_opt=(--ssl-ca="$tls/ca.pem"
+		    --ssl-cert="$tls/server-cert.pem"
+		    --ssl-key="$tls/server-key.pem")
+	fi
 	off=$(stat -c %s "$log" 2>/dev/null || echo 0)
 	setsid mariadbd --no-defaults $user_opt \
 	    --datadir="$datadir" --socket="$socket" --pid-file="$pidfile" \
@@ -107,7 +171,7 @@ launch()
 	    --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
 	    --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
 	    --innodb-flush-log-at-trx-commit=2 --max-connections=200 \
-	    ${LARS_DB_OPTS:-} </dev/null >/dev/null 2>&1 &
+	    "${ssl_opt[@]}" ${LARS_DB_OPTS:-} </dev/null >/dev/null 2>&1 &
 	pid=$!
 	# Our child: until it has exec'd, it is still called setsid, so
 	# watch it with running, not alive.  Reap it only once it is gone.
@@ -198,6 +262,11 @@ do_start()
 		fresh=1
 	fi
 
+	if [ "${LARS_DB_TLS:-0}" = 1 ]; then
+		make_tls
+		tls_dir=$tls
+	fi
+
 	# A restart keeps its port while it is free: a db_host list names it.
 	port=$(env_get PORT)
 	tries=0
@@ -232,6 +301,7 @@ PID=$server_pid
 DATADIR=$datadir
 LOG=$log
 SOCKDIR=$sockdir
+TLS_DIR=$tls_dir
 EOF
 	mv "$dir/env.new" "$dir/env"
 }
@@ -287,6 +357,8 @@ datadir=$dir/data
 pidfile=$dir/mariadbd.pid
 log=$dir/mariadbd.err
 admin_user=$(id -un)
+tls=$dir/tls
+tls_dir=
 sockdir=
 server_pid=
 server_port=
