@@ -414,9 +414,9 @@ node_pid()
 	fi
 }
 
-# Processes whose command line names DIR: the nodes, and the state
-# transfer scripts and rsync daemons they started (a node killed during a
-# transfer can leave those behind).
+# Processes whose command line names DIR and that are a node, a state
+# transfer script or its rsync daemon (a node killed during a transfer can
+# leave those behind); nothing else, not someone's tail -f of a log.
 dir_pids()
 {
 	local f p
@@ -424,8 +424,9 @@ dir_pids()
 	for f in $(grep -laF -- "$dir/" /proc/[0-9]*/cmdline 2>/dev/null); do
 		p=${f#/proc/}
 		p=${p%/cmdline}
-		[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
-		running "$p" && echo "$p"
+		case $(cat "/proc/$p/comm" 2>/dev/null) in
+		mariadbd|rsync|wsrep_sst_*) running "$p" && echo "$p" ;;
+		esac
 	done
 	return 0
 }
