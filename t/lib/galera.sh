@@ -270,8 +270,10 @@ launch()
 		# group leader in a script), so watch it with running.
 		if ! running "$pid"; then
 			wait "$pid" 2>/dev/null || true
+			# The server's, gcomm's and IST's bind say the first;
+			# the rsync transfer script the second.
 			if tail -c +"$((off + 1))" "$log" 2>/dev/null |
-			    grep -q 'Address already in use'; then
+			    grep -qE 'Address already in use|has been taken by another program'; then
 				return 2
 			fi
 			echo "$prog: node $n exited during start-up" >&2
@@ -506,14 +508,15 @@ do_start()
 
 do_stop()
 {
-	local n p pids=
+	local n p pids
 
-	for n in $nodes; do
+	# One at a time, last joined first: each then leaves a healthy
+	# cluster gracefully.  All at once, every node waits for the others
+	# until evs.suspect_timeout (2 s) before it gives up.
+	for n in 3 2 1; do
 		p=$(node_pid "$n")
-		[ -n "$p" ] && pids="$pids $p"
+		[ -n "$p" ] && stop_pids "$p"
 	done
-	# shellcheck disable=SC2086
-	stop_pids $pids
 	# Whatever else names DIR (an orphaned state transfer): no TERM
 	# courtesy, it is a leftover.
 	pids=$(dir_pids)
