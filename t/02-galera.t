@@ -63,8 +63,10 @@ is($r->{status}, 0, 'node 3 writable with node 2 dead') or diag($r->{err});
 $want .= row(3, 3);
 for my $m (1, 3) {
 	ok($g->wait_state($m, qr/^Synced Primary ON$/, 5), "node $m Primary");
-	is($g->sql($m, "SHOW STATUS LIKE 'wsrep_cluster_size'"),
-	    "wsrep_cluster_size\t2\n", "node $m sees 2 members");
+	# The view change may trail the commit it unblocked: poll.
+	ok($t->wait_for(sub { $g->sql($m, "SHOW STATUS LIKE "
+	    . "'wsrep_cluster_size'") eq "wsrep_cluster_size\t2\n" }, 10),
+	    "node $m sees 2 members");
 }
 
 $t0 = time;
