@@ -77,6 +77,8 @@ static const struct cfg_key cfg_keys[] = {
 	    "200", 1, 60000 },
 	{ "reporter", "log_file", CFG_PATH, C(log_file), "", 0, 0 },
 	{ "reporter", "log_verbose", CFG_INT, C(verbose), "0", 0, 2 },
+	{ "reporter", "max_clock_skew", CFG_INT, C(max_clock_skew), "300",
+	    0, 86400 },
 	{ "reporter", "metrics_listen", CFG_LISTEN, C(metrics_listen), "",
 	    0, 0 },
 	{ "reporter", "pidfile", CFG_PATH, C(pidfile), "/run/lars-reporter.pid",
