@@ -96,6 +96,8 @@ static const struct cfg_key cfg_keys[] = {
 	    "200", 1, 60000, NULL },
 	{ "reporter", "log_file", CFG_PATH, C(log_file), "", 0, 0, NULL },
 	{ "reporter", "log_verbose", CFG_INT, C(verbose), "0", 0, 2, NULL },
+	{ "reporter", "max_clock_skew", CFG_INT, C(max_clock_skew), "300",
+	    0, 86400, NULL },
 	{ "reporter", "metrics_clients", CFG_INT, C(metrics_clients), "16",
 	    1, 1024, NULL },
 	{ "reporter", "metrics_listen", CFG_LISTEN, C(metrics_listen), "",

@@ -290,6 +290,12 @@ metrics_render(struct mbuf *b)
 	BY("frames_dropped_total", "reason", "empty", st->empty);
 	ONE("records_clamped_total", "counter", "Counts above 2147483647 "
 	    "clamped.", st->clamped);
+	metrics_family(b, "clock_skew_reports_total", "counter", "Reports "
+	    "whose ts lay further than max_clock_skew from the receive time, "
+	    "stored with the receive time, by the agent clock's direction.");
+	BY("clock_skew_reports_total", "direction", "ahead", st->skew_ahead);
+	BY("clock_skew_reports_total", "direction", "behind",
+	    st->skew_behind);
 	metrics_family(b, "worker_restarts_total", "counter", "Workers that "
 	    "died and were respawned, by cause.");
 	BY("worker_restarts_total", "cause", "signal", st->restarts_signal);
@@ -354,7 +360,8 @@ metrics_log(void)
 	log_info("stats: connections %d accepted %llu rejected %llu "
 	    "denied %llu per_ip %llu frames %llu records %llu empty %llu "
 	    "bad_length %llu bad_msgid %llu bad_body %llu too_many %llu "
-	    "timeouts %llu idle %llu clamped %llu queued %zu rows %llu "
+	    "timeouts %llu idle %llu clamped %llu skew_ahead %llu "
+	    "skew_behind %llu queued %zu rows %llu "
 	    "flushes %llu mysql_connects %llu retries %llu dropped %llu "
 	    "worker_restarts %llu reloads %llu reload_failures %llu",
 	    master->nconns, (unsigned long long)t->accepted,
@@ -364,7 +371,9 @@ metrics_log(void)
 	    (unsigned long long)t->bad_len, (unsigned long long)t->bad_msgid,
 	    (unsigned long long)t->bad_body, (unsigned long long)t->too_many,
 	    (unsigned long long)t->timeouts, (unsigned long long)t->idle,
-	    (unsigned long long)t->clamped, queued,
+	    (unsigned long long)t->clamped,
+	    (unsigned long long)t->skew_ahead,
+	    (unsigned long long)t->skew_behind, queued,
 	    (unsigned long long)all.rows, (unsigned long long)all.flushes,
 	    (unsigned long long)all.connects, (unsigned long long)all.retries,
 	    (unsigned long long)all.dropped,

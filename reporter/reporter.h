@@ -96,6 +96,8 @@ struct config {
 	int		 batch_rows;
 	int		 queue_max;	/* records waiting per worker before
 					   the master stops reading agents */
+	int		 max_clock_skew;	/* seconds a ts may be off the
+					   receive time; 0: trust it */
 };
 
 struct config	*config_load(const char *path, int *nerrors);
@@ -236,6 +238,7 @@ struct gen {
 struct stats {
 	uint64_t	accepted, rejected, frames, records, empty;
 	uint64_t	bad_len, bad_msgid, bad_body, too_many, clamped;
+	uint64_t	skew_ahead, skew_behind;	/* reports restamped */
 	uint64_t	timeouts, idle, denied, per_ip;
 	uint64_t	restarts_signal, restarts_exit, restarts_never;
 	uint64_t	reloads, reload_failures;

@@ -7,7 +7,9 @@
  * The ts guard compares against the old ts in each IF() and assigns ts
  * last, which is right under MySQL's left-to-right assignment and
  * MariaDB's alike: an older report never overwrites a newer row; an equal
- * ts overwrites (the later report wins).
+ * ts overwrites (the later report wins).  A row whose ts lies more than
+ * max_clock_skew ahead of the database's clock is overwritten by any
+ * report (upsert.h).
  *
  * The connection (dbconn.c) goes to the first host of the db_host list
  * that takes writes; connected to a later one, the worker looks at the
@@ -69,12 +71,6 @@ static const char *store_key_cols[COL_NKEY] = {
 
 static const char store_head[] = UPSERT_HEAD;
 
-/* Equal ts: the later report wins; rows moved from an abandoned older
- * generation were received earlier than what the table holds, so they
- * only win with a newer ts. */
-static const char store_tail[] = UPSERT_TAIL(">=");
-static const char store_tail_older[] = UPSERT_TAIL(">");
-
 /*
  * The errors about one row's own values: strict mode's value errors and
  * constraint failures.  Documented in lars-reporter.conf(5); only these
@@ -127,6 +123,11 @@ struct store {
 	int			 key_unsigned[COL_NKEY];
 	char			*sql;
 	size_t			 sqlcap;
+	/* Equal ts: the later report wins; rows moved from an abandoned
+	 * older generation were received earlier than what the table
+	 * holds, so they only win with a newer ts ([1]). */
+	char			 tail[2][UPSERT_TAIL_MAX];
+	size_t			 taillen[2];
 	char			 where[300];	/* the host, for log lines */
 	time_t			 refusing_since;	/* 0: accepting */
 	unsigned int		 refusing_code;
@@ -173,7 +174,9 @@ store_new(const struct config *conf, struct wstats *stats)
 	st->host = -1;
 	st->nhosts = dbconn_nhosts(conf);
 	st->stmt_rows = (size_t)conf->batch_rows;
-	st->sqlcap = sizeof(store_head) + sizeof(store_tail) +
+	st->taillen[0] = upsert_tail(st->tail[0], ">=", conf->max_clock_skew);
+	st->taillen[1] = upsert_tail(st->tail[1], ">", conf->max_clock_skew);
+	st->sqlcap = sizeof(store_head) + UPSERT_TAIL_MAX +
 	    (size_t)conf->batch_rows * STORE_ROW_MAX;
 	if ((st->sql = malloc(st->sqlcap)) == NULL)
 		fatal("%s: malloc", __func__);
@@ -474,7 +477,7 @@ store_packet_limit(struct store *st)
 		map = strtoll(row[0], NULL, 10);
 	mysql_free_result(res);
 	fit = map > 4096 ? ((size_t)map - sizeof(store_head) -
-	    sizeof(store_tail) - 1024) / STORE_ROW_MAX : 1;
+	    UPSERT_TAIL_MAX - 1024) / STORE_ROW_MAX : 1;
 	st->stmt_rows = (size_t)st->conf->batch_rows;
 	if (fit < st->stmt_rows) {
 		st->stmt_rows = fit > 0 ? fit : 1;
@@ -562,14 +565,8 @@ store_upsert(struct store *st, struct coalesce *c, size_t lo, size_t hi)
 				    e->cmdid, e->ip, e->port, e->caller,
 				    e->ts);
 		}
-		if (older) {
-			memcpy(p, store_tail_older,
-			    sizeof(store_tail_older) - 1);
-			p += sizeof(store_tail_older) - 1;
-		} else {
-			memcpy(p, store_tail, sizeof(store_tail) - 1);
-			p += sizeof(store_tail) - 1;
-		}
+		memcpy(p, st->tail[older], st->taillen[older]);
+		p += st->taillen[older];
 		if (mysql_real_query(st->my, st->sql,
 		    (unsigned long)(p - st->sql)) != 0)
 			return store_rollback(st, store_error(st, "upsert"));

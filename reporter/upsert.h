@@ -6,22 +6,52 @@
  *
  * The ts guard compares against the old ts in each IF() and assigns ts
  * last, which is right under MySQL's left-to-right assignment and
- * MariaDB's alike.
+ * MariaDB's alike.  With a clock skew (max_clock_skew seconds), a row
+ * whose ts lies further than that ahead of the database's own clock
+ * (UNIX_TIMESTAMP(), which MySQL, MariaDB and TiDB all have) loses to
+ * any report: a wrong clock wrote it.  The comparison adds to
+ * UNIX_TIMESTAMP() rather than subtracting from ts, which an unsigned
+ * column would turn into an out-of-range error.
  */
 #ifndef LARS_UPSERT_H
 #define LARS_UPSERT_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define UPSERT_HEAD "INSERT INTO ServerCallStatus"			\
     " (modid,cmdid,ip,port,caller,succ_cnt,err_cnt,ts,overload) VALUES "
 
-/* cmp ">=": equal ts, the later report wins; ">": only a newer ts. */
-#define UPSERT_TAIL(cmp) " ON DUPLICATE KEY UPDATE"			\
-    " succ_cnt=IF(VALUES(ts)" cmp "ts,VALUES(succ_cnt),succ_cnt),"	\
-    " err_cnt=IF(VALUES(ts)" cmp "ts,VALUES(err_cnt),err_cnt),"		\
-    " overload=IF(VALUES(ts)" cmp "ts,VALUES(overload),overload),"	\
-    " ts=GREATEST(ts,VALUES(ts))"
+#define UPSERT_TAIL_MAX	512	/* bytes of upsert_tail()'s text, NUL too */
+
+/*
+ * The ON DUPLICATE KEY UPDATE part into buf, its length returned.
+ * cmp ">=": equal ts, the later report wins; ">": only a newer ts.
+ * skew 0: no clause about the database's clock, the statement of old.
+ */
+static inline size_t
+upsert_tail(char *buf, const char *cmp, int skew)
+{
+	char win[96];
+	int n;
+
+	if (skew > 0)
+		snprintf(win, sizeof(win), "(VALUES(ts)%sts OR "
+		    "ts>UNIX_TIMESTAMP()+%d)", cmp, skew);
+	else
+		snprintf(win, sizeof(win), "VALUES(ts)%sts", cmp);
+	n = snprintf(buf, UPSERT_TAIL_MAX, " ON DUPLICATE KEY UPDATE"
+	    " succ_cnt=IF(%s,VALUES(succ_cnt),succ_cnt),"
+	    " err_cnt=IF(%s,VALUES(err_cnt),err_cnt),"
+	    " overload=IF(%s,VALUES(overload),overload),", win, win, win);
+	if (skew > 0)
+		n += snprintf(buf + n, UPSERT_TAIL_MAX - (size_t)n,
+		    " ts=IF(%s,VALUES(ts),ts)", win);
+	else
+		n += snprintf(buf + n, UPSERT_TAIL_MAX - (size_t)n,
+		    " ts=GREATEST(ts,VALUES(ts))");
+	return (size_t)n;
+}
 
 /* Decimal, as signed or as the unsigned bit pattern; no snprintf. */
 static inline char *

@@ -35,10 +35,12 @@
 #define PROBE_ROW_MAX	128		/* bytes of one "(...)," at most */
 #define PROBE_THREADS	16
 #define PROBE_TS	1700000000u
+#define PROBE_SKEW	300		/* the default max_clock_skew */
 
 /* The statement of reporter/store.c (reporter/upsert.h). */
 static const char probe_head[] = UPSERT_HEAD;
-static const char probe_tail[] = UPSERT_TAIL(">=");
+static char probe_tail[UPSERT_TAIL_MAX];	/* filled by main() */
+static size_t probe_taillen;
 static const char probe_marks[] = "(?,?,?,?,?,?,?,?,?)";
 
 enum probe_mode { MODE_TEXT, MODE_PREPARED, MODE_ARRAY, MODE_SINGLE };
@@ -131,6 +133,7 @@ main(int argc, char *argv[])
 	size_t len;
 	int ch, i, m, nruns, conns;
 
+	probe_taillen = upsert_tail(probe_tail, ">=", PROBE_SKEW);
 	while ((ch = getopt(argc, argv, "D:H:n:P:p:S:T:t:u:")) != -1) {
 		switch (ch) {
 		case 'D':
@@ -314,8 +317,8 @@ probe_text(MYSQL *my, struct probe_job *job, int batch)
 			probe_row(job->first + job->done + k, &r);
 			p = probe_put_row(p, &r);
 		}
-		memcpy(p, probe_tail, sizeof(probe_tail) - 1);
-		p += sizeof(probe_tail) - 1;
+		memcpy(p, probe_tail, probe_taillen);
+		p += probe_taillen;
 		if (mysql_real_query(my, sql, (unsigned long)(p - sql)) != 0)
 			probe_fail(my, "upsert");
 		job->done += n;

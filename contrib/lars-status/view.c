@@ -148,7 +148,9 @@ view_cells(struct view_cells *v, const struct status_row *r)
 		strlcat(v->c[6], "%", VIEW_CELL);
 	snprintf(v->c[7], VIEW_CELL, "%s", r->overload ? "yes" : "no");
 	view_age(v->c[8], VIEW_CELL, r->age);
-	snprintf(v->c[9], VIEW_CELL, "%s", r->stale ? "stale" : "");
+	/* a ts in the future: a wrong clock wrote it */
+	snprintf(v->c[9], VIEW_CELL, "%s", r->age < 0 ? "future" :
+	    r->stale ? "stale" : "");
 }
 
 /* Column widths over the headings and the first n rows. */

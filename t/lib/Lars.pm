@@ -45,7 +45,11 @@ package Lars;
 #			Defaults: [reactor] ip 127.0.0.1, port a free port;
 #			[mysql] db_host 127.0.0.1, db_port, db_user lars,
 #			db_passwd, db_name lars_dns; [reporter]
-#			db_thread_cnt 3, flush_interval_ms 50, batch_rows 1000.
+#			db_thread_cnt 3, flush_interval_ms 50, batch_rows 1000,
+#			max_clock_skew 0 (the tests send made-up ts such as
+#			5, 9000 or lars-report -L's 1700000000 + round, which
+#			the default 300 would replace by the receive time;
+#			t/13-clock-skew.t drops the key to test the default).
 #			Overrides: 'section.key' => value (undef drops the key),
 #			socket => 1 (db_host localhost + db_socket), file =>
 #			name, extra => text appended verbatim.
@@ -310,7 +314,7 @@ sub conf {
 		    db_user => 'lars', db_passwd => $db->{PASSWORD} // '',
 		    db_name => 'lars_dns' ],
 		reporter => [ db_thread_cnt => 3, flush_interval_ms => 50,
-		    batch_rows => 1000 ],
+		    batch_rows => 1000, max_clock_skew => 0 ],
 	);
 	if (delete $over{socket}) {
 		$over{'mysql.db_host'} = 'localhost';
