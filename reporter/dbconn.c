@@ -123,6 +123,17 @@ dbconn_open(const struct config *c, int i, struct dbconn_err *err)
 		mysql_close(my);
 		return NULL;
 	}
+	/* Connector/C 3.3 goes on in clear when the server has no TLS */
+	if (c->ssl_mode >= SSL_MODE_REQUIRED &&
+	    mysql_get_ssl_cipher(my) == NULL) {
+		err->code = CR_SSL_CONNECTION_ERROR;
+		snprintf(err->text, sizeof(err->text), "connect: MySQL error "
+		    "%u: ssl_mode %s, but the server offers no TLS", err->code,
+		    c->ssl_mode == SSL_MODE_REQUIRED ? "REQUIRED" :
+		    "VERIFY_IDENTITY");
+		mysql_close(my);
+		return NULL;
+	}
 	return my;
 }
 
@@ -192,20 +203,25 @@ dbconn_writable(MYSQL *my, struct dbconn_err *err)
 	return 1;
 }
 
-/* "TLSv1.3, cipher TLS_AES_256_GCM_SHA384", or "no TLS". */
+/*
+ * "TLSv1.3, cipher TLS_AES_256_GCM_SHA384", or "no TLS": the session as
+ * the server sees it (Ssl_version, Ssl_cipher).
+ */
 const char *
 dbconn_tls(MYSQL *my, char *buf, size_t len)
 {
-	const char *cipher, *version = NULL;
+	char version[64], cipher[128];
+	struct dbconn_err err;
 
-	if ((cipher = mysql_get_ssl_cipher(my)) == NULL) {
+	if (dbconn_value(my, "SHOW SESSION STATUS LIKE 'Ssl\\_cipher'",
+	    cipher, sizeof(cipher), &err) == -1 ||
+	    dbconn_value(my, "SHOW SESSION STATUS LIKE 'Ssl\\_version'",
+	    version, sizeof(version), &err) == -1)
+		snprintf(buf, len, "TLS unknown (%s)", err.text);
+	else if (cipher[0] == '\0')
 		strlcpy(buf, "no TLS", len);
-		return buf;
-	}
-	if (mariadb_get_infov(my, MARIADB_CONNECTION_TLS_VERSION,
-	    &version) != 0 || version == NULL)
-		version = "TLS";
-	snprintf(buf, len, "%s, cipher %s", version, cipher);
+	else
+		snprintf(buf, len, "%s, cipher %s", version, cipher);
 	return buf;
 }
 

@@ -281,7 +281,7 @@ my ($table) = $csrc2 =~ /cfg_keys\[\]\s*=\s*\{(.*?)\n\};/s;
 ok(defined $table, 'config.c: cfg_keys found');
 my (%keys, @order);
 while (($table // '') =~ /\{\s*"(\w+)",\s*"(\w+)",\s*(CFG_\w+),\s*[^,]+,
-    \s*(NULL|"[^"]*"),\s*([\w-]+),\s*([\w-]+)\s*\}/gx) {
+    \s*(NULL|"[^"]*"),\s*([\w-]+),\s*([\w-]+)\s*(?:,\s*\w+\s*)?\}/gx) {
 	my ($min, $max) = ($5, $6);
 	$min = $define{$min} // $min;
 	$max = $define{$max} // $max;
@@ -297,7 +297,8 @@ is(scalar @order, scalar @declared,
 
 my %typeword = (CFG_INT => 'number', CFG_STR => 'string',
     CFG_ADDR => 'address', CFG_PATH => 'path', CFG_IGNORED => 'value',
-    CFG_CIDRS => 'cidr', CFG_LISTEN => 'address');
+    CFG_CIDRS => 'cidr', CFG_LISTEN => 'address', CFG_HOSTS => 'hosts',
+    CFG_ENUM => 'mode');
 
 # The keys of "The [x] section" lists, their text, and the Reloading list.
 my (%doc, %reload, $sect, $cur);
