@@ -1,26 +1,18 @@
 /*
  * dispatch.c: what the master does with one whole frame: skip an unknown
- * msgid, decode and check the report (report.c), pick the worker slot of
- * (modid, cmdid) on the current generation's ring and append one record
- * per host result to that slot's queue.  master.c writes the queues to the
+ * msgid, decode the report (decode.c) straight into the queue of the
+ * worker slot of (modid, cmdid) on the current generation's ring, count
+ * and log what the decoder refused.  master.c writes the queues to the
  * pipes after the event batch.
  */
-#include <time.h>
-
 #include "frame.h"
+#include "decode.h"
 #include "log.h"
-#include "report.h"
 #include "reporter.h"
 
-/* The worst 65527-byte body (32762 empty results) takes 3.9 MB here. */
-#define DISPATCH_ARENA	(8u << 20)
+static struct queue *dispatch_route(void *, int32_t, int32_t);
 
-void
-dispatch_init(void)
-{
-	if (report_init(DISPATCH_ARENA) == -1)
-		fatal("%s: report_init", __func__);
-}
+static const struct decode_route dispatch_rt = { dispatch_route, NULL };
 
 /* The queue of the current generation's slot for (modid, cmdid). */
 struct queue *
@@ -31,13 +23,18 @@ dispatch_queue(int32_t modid, int32_t cmdid)
 	return &g->slots[ring_lookup(g->ring, modid, cmdid)].q;
 }
 
+static struct queue *
+dispatch_route(void *arg, int32_t modid, int32_t cmdid)
+{
+	(void)arg;
+	return dispatch_queue(modid, cmdid);
+}
+
 void
 dispatch_frame(struct conn *c, int32_t msgid, const uint8_t *body,
     size_t len)
 {
-	struct report rep;
-	struct queue *q;
-	size_t i;
+	struct decoded rep;
 
 	if (msgid != FRAME_MSGID_REPORT) {
 		master->stats.bad_msgid++;
@@ -45,27 +42,24 @@ dispatch_frame(struct conn *c, int32_t msgid, const uint8_t *body,
 		    msgid, len);
 		return;
 	}
-	switch (report_decode(&rep, body, len, (uint32_t)time(NULL),
-	    (size_t)master->conf->max_results)) {
-	case REPORT_OK:
+	switch (decode_report(&rep, body, len, master->now_s,
+	    (size_t)master->conf->max_results, &dispatch_rt)) {
+	case DECODE_OK:
 		break;
-	case REPORT_EMPTY:
+	case DECODE_EMPTY:
 		master->stats.empty++;
 		return;
-	case REPORT_BAD_BODY:
+	case DECODE_BAD_BODY:
 		master->stats.bad_body++;
 		conn_warn(c, "dropped a frame: %zu bytes do not decode as "
 		    "ReportStatusReq", len);
 		return;
-	case REPORT_TOO_MANY:
+	case DECODE_TOO_MANY:
 		master->stats.too_many++;
 		conn_warn(c, "dropped a frame: %zu results, max_results is %d",
 		    rep.n, master->conf->max_results);
 		return;
 	}
-	q = dispatch_queue(rep.modid, rep.cmdid);
-	for (i = 0; i < rep.n; i++)
-		report_record(&rep, i, queue_append(q));
 	master->stats.records += rep.n;
 	if (rep.clamped > 0) {
 		master->stats.clamped += (uint64_t)rep.clamped;
