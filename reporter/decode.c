@@ -66,18 +66,88 @@ struct decoder {
 	int		 clamped;
 };
 
+static const uint8_t *decode_varint(const uint8_t *, const uint8_t *,
+    uint32_t *);
+static const uint8_t *decode_len(const uint8_t *, const uint8_t *,
+    const uint8_t **);
 static int decode_key(const uint8_t **, const uint8_t *, struct field *);
 static int decode_field(const uint8_t **, const uint8_t *, struct field *);
 static uint32_t decode_u32(const struct field *);
 static uint8_t decode_bool(const struct field *);
 static int decode_result(const uint8_t *, const uint8_t *,
     struct result *);
+static int decode_result_field(const uint8_t **, const uint8_t *,
+    struct result *);
+static int decode_header_field(const uint8_t **, const uint8_t *,
+    struct decoded *, struct decoder *);
 static int32_t decode_clamp(uint32_t, int *);
 static void decode_append(struct decoder *, const struct result *,
     int32_t, int32_t);
 static void decode_move(struct decoder *, struct queue *);
 static void decode_undo(struct decoder *);
 static void decode_finish(struct decoder *, const struct decoded *);
+static int decode_one(struct decoder *, struct decoded *, const uint8_t *,
+    const uint8_t *);
+static int decode_body(struct decoder *, struct decoded *, const uint8_t *,
+    const uint8_t *);
+
+/*
+ * The varint at p and the byte after it, or NULL when it runs off the
+ * end (or there is none) or past 10 bytes; *v gets its low 32 bits.  The fast path
+ * of the fields a body is made of; decode_field() is the general one.
+ */
+static inline const uint8_t *
+decode_varint(const uint8_t *p, const uint8_t *end, uint32_t *v)
+{
+	size_t max = (size_t)(end - p) < 10 ? (size_t)(end - p) : 10, i;
+	uint32_t x;
+
+	if (max == 0)
+		return NULL;
+	if (p[0] < 0x80) {
+		*v = p[0];
+		return p + 1;
+	}
+	x = p[0] & 0x7f;
+	for (i = 1; i < max && i < 5; i++) {
+		x |= (uint32_t)(p[i] & 0x7f) << (7 * i);
+		if (p[i] < 0x80) {
+			*v = x;
+			return p + i + 1;
+		}
+	}
+	for (; i < max; i++)
+		if (p[i] < 0x80) {
+			*v = x;
+			return p + i + 1;
+		}
+	return NULL;
+}
+
+/* A length prefix at p: the end of what it delimits, which
+ * starts at *start; NULL when it is bad or passes the end. */
+static inline const uint8_t *
+decode_len(const uint8_t *p, const uint8_t *end, const uint8_t **start)
+{
+	size_t rem = (size_t)(end - p), max = rem < 5 ? rem : 5, i;
+	uint64_t v = 0;
+
+	if (rem == 0)
+		return NULL;
+	if (p[0] < 0x80 && p[0] < rem) {
+		*start = p + 1;
+		return p + 1 + p[0];
+	}
+	for (i = 0; i < max; i++) {
+		v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+		if (p[i] < 0x80)
+			break;
+	}
+	if (i == max || v > rem - (i + 1))
+		return NULL;
+	*start = p + i + 1;
+	return *start + v;
+}
 
 /* The key at *p, as parse_tag_and_wiretype(); -1: protobuf-c stops. */
 static int
@@ -179,33 +249,78 @@ decode_bool(const struct field *f)
 	return 0;
 }
 
-/* One HostCallResult in [p, end); -1: the body is rejected. */
+/* A field of a result, any key: the general path. */
 static int
-decode_result(const uint8_t *p, const uint8_t *end, struct result *r)
+decode_result_field(const uint8_t **pp, const uint8_t *end,
+    struct result *r)
 {
 	struct field f;
 
+	if (decode_field(pp, end, &f) == -1)
+		return -1;
+	if (f.tag >= 1 && f.tag <= 4 && f.wt != WT_VARINT)
+		return -1;
+	switch (f.tag) {
+	case 1:
+		r->ip = (int32_t)decode_u32(&f);
+		break;
+	case 2:
+		r->port = (int32_t)decode_u32(&f);
+		break;
+	case 3:
+		r->succ = decode_u32(&f);
+		break;
+	case 4:
+		r->err = decode_u32(&f);
+		break;
+	case 5:
+		r->overload = decode_bool(&f);
+		break;
+	}
+	return 0;
+}
+
+/* One HostCallResult in [p, end); -1: the body is rejected.  One-byte
+ * keys of its fields as varints are the fast path. */
+static int
+decode_result(const uint8_t *p, const uint8_t *end, struct result *r)
+{
+	uint32_t v;
+
 	memset(r, 0, sizeof(*r));
 	while (p < end) {
-		if (decode_field(&p, end, &f) == -1)
-			return -1;
-		if (f.tag >= 1 && f.tag <= 4 && f.wt != WT_VARINT)
-			return -1;
-		switch (f.tag) {
-		case 1:
-			r->ip = (int32_t)decode_u32(&f);
+		switch (p[0]) {
+		case 0x08:
+			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+				return -1;
+			r->ip = (int32_t)v;
 			break;
-		case 2:
-			r->port = (int32_t)decode_u32(&f);
+		case 0x10:
+			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+				return -1;
+			r->port = (int32_t)v;
 			break;
-		case 3:
-			r->succ = decode_u32(&f);
+		case 0x18:
+			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+				return -1;
+			r->succ = v;
 			break;
-		case 4:
-			r->err = decode_u32(&f);
+		case 0x20:
+			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+				return -1;
+			r->err = v;
 			break;
-		case 5:
-			r->overload = decode_bool(&f);
+		case 0x28:
+			/* a bool of one byte; longer ones count every bit */
+			if (end - p >= 2 && p[1] < 0x80) {
+				r->overload = p[1] != 0;
+				p += 2;
+				break;
+			}
+			/* FALLTHROUGH */
+		default:
+			if (decode_result_field(&p, end, r) == -1)
+				return -1;
 			break;
 		}
 	}
@@ -294,45 +409,110 @@ decode_finish(struct decoder *d, const struct decoded *h)
 	}
 }
 
+/* A result: decoded, counted, queued unless there are too many. */
+static int
+decode_one(struct decoder *d, struct decoded *h, const uint8_t *p,
+    const uint8_t *end)
+{
+	struct result res;
+
+	if (decode_result(p, end, &res) == -1)
+		return -1;
+	if (++d->n <= d->max)
+		decode_append(d, &res, h->modid, h->cmdid);
+	return 0;
+}
+
+/* A field of the report, any key: the general path. */
+static int
+decode_header_field(const uint8_t **pp, const uint8_t *end,
+    struct decoded *h, struct decoder *d)
+{
+	struct field f;
+
+	if (decode_field(pp, end, &f) == -1)
+		return -1;
+	if (f.tag >= 1 && f.tag <= 5 &&
+	    f.wt != (f.tag == 4 ? WT_LEN : WT_VARINT))
+		return -1;
+	switch (f.tag) {
+	case 1:
+		h->modid = (int32_t)decode_u32(&f);
+		break;
+	case 2:
+		h->cmdid = (int32_t)decode_u32(&f);
+		break;
+	case 3:
+		h->caller = (int32_t)decode_u32(&f);
+		break;
+	case 4:
+		return decode_one(d, h, f.data + f.pref, *pp);
+	case 5:
+		h->ts = decode_u32(&f);
+		break;
+	}
+	return 0;
+}
+
+/* The fields of the report; one-byte keys of the right wire type are the
+ * fast path. */
+static int
+decode_body(struct decoder *d, struct decoded *h, const uint8_t *p,
+    const uint8_t *end)
+{
+	const uint8_t *sub;
+	uint32_t v;
+
+	while (p < end) {
+		switch (p[0]) {
+		case 0x08:
+			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+				return -1;
+			h->modid = (int32_t)v;
+			break;
+		case 0x10:
+			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+				return -1;
+			h->cmdid = (int32_t)v;
+			break;
+		case 0x18:
+			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+				return -1;
+			h->caller = (int32_t)v;
+			break;
+		case 0x22:
+			if ((p = decode_len(p + 1, end, &sub)) == NULL ||
+			    decode_one(d, h, sub, p) == -1)
+				return -1;
+			break;
+		case 0x28:
+			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+				return -1;
+			h->ts = v;
+			break;
+		default:
+			if (decode_header_field(&p, end, h, d) == -1)
+				return -1;
+			break;
+		}
+	}
+	return 0;
+}
+
 enum decode_status
 decode_report(struct decoded *h, const uint8_t *body, size_t len,
     uint32_t now, size_t max_results, const struct decode_route *rt)
 {
-	const uint8_t *p = body, *end = body + len;
 	struct decoder d;
-	struct result res;
-	struct field f;
 
 	memset(h, 0, sizeof(*h));
 	memset(&d, 0, sizeof(d));
 	d.rt = rt;
 	d.max = max_results;
-	while (p < end) {
-		if (decode_field(&p, end, &f) == -1)
-			goto bad;
-		if (f.tag >= 1 && f.tag <= 5 &&
-		    f.wt != (f.tag == 4 ? WT_LEN : WT_VARINT))
-			goto bad;
-		switch (f.tag) {
-		case 1:
-			h->modid = (int32_t)decode_u32(&f);
-			break;
-		case 2:
-			h->cmdid = (int32_t)decode_u32(&f);
-			break;
-		case 3:
-			h->caller = (int32_t)decode_u32(&f);
-			break;
-		case 4:
-			if (decode_result(f.data + f.pref, p, &res) == -1)
-				goto bad;
-			if (++d.n <= d.max)
-				decode_append(&d, &res, h->modid, h->cmdid);
-			break;
-		case 5:
-			h->ts = decode_u32(&f);
-			break;
-		}
+	if (decode_body(&d, h, body, body + len) == -1) {
+		decode_undo(&d);
+		h->n = d.n;
+		return DECODE_BAD_BODY;
 	}
 	h->n = d.n;
 	if (h->ts == 0)
@@ -348,8 +528,4 @@ decode_report(struct decoded *h, const uint8_t *body, size_t len,
 	h->first = d.first;
 	h->clamped = d.clamped;
 	return DECODE_OK;
-bad:
-	decode_undo(&d);
-	h->n = d.n;
-	return DECODE_BAD_BODY;
 }

@@ -4,11 +4,26 @@
  * worker slot of (modid, cmdid) on the current generation's ring, count
  * and log what the decoder refused.  master.c writes the queues to the
  * pipes after the event batch.
+ *
+ * The ring's answer for a (modid, cmdid) is kept in a small direct-mapped
+ * cache, tagged with the generation it was asked of: an agent repeats its
+ * (modid, cmdid) constantly, and the ring's hash and binary search cost
+ * more than decoding a result.
  */
 #include "frame.h"
 #include "decode.h"
 #include "log.h"
 #include "reporter.h"
+
+#define DISPATCH_CACHE	4096	/* entries, a power of two */
+
+struct dispatch_entry {
+	int32_t		 modid, cmdid;
+	int		 gen;		/* generation id + 1; 0: empty */
+	struct queue	*q;
+};
+
+static struct dispatch_entry dispatch_cache[DISPATCH_CACHE];
 
 static struct queue *dispatch_route(void *, int32_t, int32_t);
 
@@ -26,8 +41,20 @@ dispatch_queue(int32_t modid, int32_t cmdid)
 static struct queue *
 dispatch_route(void *arg, int32_t modid, int32_t cmdid)
 {
+	struct dispatch_entry *e;
+	uint32_t h;
+
 	(void)arg;
-	return dispatch_queue(modid, cmdid);
+	h = ((uint32_t)modid * 0x9e3779b1u) ^ ((uint32_t)cmdid * 0x85ebca77u);
+	e = &dispatch_cache[(h >> 16) & (DISPATCH_CACHE - 1)];
+	if (e->gen != master->gen->id + 1 || e->modid != modid ||
+	    e->cmdid != cmdid) {
+		e->modid = modid;
+		e->cmdid = cmdid;
+		e->gen = master->gen->id + 1;
+		e->q = dispatch_queue(modid, cmdid);
+	}
+	return e->q;
 }
 
 void
