@@ -676,7 +676,9 @@ scenario_conns()
 		hot "conns$n" "$n" 10 "$short_secs"
 		echo "$n $l_rate" >>"$out/conns.dat"
 		set_fig "conns$n" "$l_rate" records/s "-n $n (lag $lag s)"
-		[ "$n" = 8 ] && w_hot[$workers]=$l_rate
+		if [ "$n" = 8 ]; then
+			w_hot[$workers]=$l_rate
+		fi
 	done
 }
 
