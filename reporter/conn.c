@@ -177,7 +177,7 @@ conn_read_bulk(struct conn *c)
 	if ((n = read(c->fd, buf, master->rbufsz)) <= 0)
 		return conn_read_failed(c, n);
 	len = (size_t)n;
-	c->last_read = master_now_ms();
+	c->last_read = master->now_read_ms;
 	while ((st = frame_parse(buf + pos, len - pos,
 	    (size_t)master->conf->max_msg_len, &f)) == FRAME_OK) {
 		master->stats.frames++;
@@ -211,7 +211,7 @@ conn_read_rest(struct conn *c)
 	n = read(c->fd, master->rbuf, want - c->plen);
 	if (n <= 0)
 		return conn_read_failed(c, n);
-	c->last_read = master_now_ms();
+	c->last_read = master->now_read_ms;
 	conn_append(c, master->rbuf, (size_t)n, want);
 	st = frame_parse(c->pend, c->plen, (size_t)master->conf->max_msg_len,
 	    &f);

@@ -42,6 +42,7 @@ static void master_quit(void);
 static void master_drain_timeout(void);
 static void master_atexit(void);
 static int master_timeout(int64_t);
+static void master_clock(void);
 
 int64_t
 master_now_ms(void)
@@ -50,6 +51,15 @@ master_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The receive time of this event batch: once per batch, not per read
+ * or frame. */
+static void
+master_clock(void)
+{
+	master->now_s = (uint32_t)time(NULL);
+	master->now_read_ms = master_now_ms();
 }
 
 void
@@ -319,7 +329,6 @@ master_init(struct config *conf, struct pidfh *pfh, int verbose)
 	master->rbufsz = MASTER_RBUF;
 	if ((master->rbuf = malloc(master->rbufsz)) == NULL)
 		fatal("%s: malloc", __func__);
-	dispatch_init();
 	if ((master->lfd = listener_open(conf->listen_ip,
 	    conf->listen_port)) == -1)
 		fatalx("cannot listen on %s port %d", conf->listen_ip,
@@ -360,12 +369,14 @@ master_run(int ready)
 		close(ready);
 	}
 
+	master_clock();
 	for (;;) {
 		now = master_now_ms();
 		n = epoll_wait(master->epfd, ev, MASTER_EVENTS,
 		    master_timeout(now));
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
+		master_clock();
 		for (i = 0; i < n; i++)
 			master_event(ev[i].data.ptr, ev[i].events);
 		conn_gc();

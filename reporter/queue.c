@@ -27,7 +27,6 @@
 
 #define QUEUE_AT(q, p)	(&(q)->r[(p) & ((q)->cap - 1)])
 
-static void queue_grow(struct queue *);
 static size_t queue_pack(struct queue *, uint64_t, uint64_t, uint64_t,
     const uint8_t *);
 static size_t queue_slot(const struct queue *, const uint64_t *, size_t,
@@ -54,7 +53,7 @@ queue_free(struct queue *q)
 	q->r = NULL;
 }
 
-static void
+void
 queue_grow(struct queue *q)
 {
 	struct record *n;
@@ -70,17 +69,17 @@ queue_grow(struct queue *q)
 	q->cap = ncap;
 }
 
-/* The caller fills the record; its seq is already set. */
-struct record *
-queue_append(struct queue *q)
+/* Take back the records appended since position tail (none of them
+ * written yet), and their sequence numbers. */
+void
+queue_truncate(struct queue *q, uint64_t tail)
 {
-	struct record *rec;
-
-	if (q->tail - q->acked == q->cap)
-		queue_grow(q);
-	rec = QUEUE_AT(q, q->tail++);
-	rec->seq = q->next_seq++;
-	return rec;
+	if (tail < q->sent || tail > q->tail)
+		fatalx("%s: position %llu outside [%llu, %llu]", __func__,
+		    (unsigned long long)tail, (unsigned long long)q->sent,
+		    (unsigned long long)q->tail);
+	q->next_seq -= q->tail - tail;
+	q->tail = tail;
 }
 
 /*

@@ -126,12 +126,34 @@ struct queue {
 
 int		 queue_init(struct queue *, size_t cap);
 void		 queue_free(struct queue *);
-struct record	*queue_append(struct queue *);
+void		 queue_grow(struct queue *);
+void		 queue_truncate(struct queue *, uint64_t tail);
 int		 queue_write(struct queue *, int fd);
 void		 queue_ack(struct queue *, uint64_t seq);
 void		 queue_rewind(struct queue *);
 size_t		 queue_waiting(const struct queue *);
 size_t		 queue_compact(struct queue *);
+
+/* Record at position p, which must lie in [acked, tail). */
+static inline struct record *
+queue_at(const struct queue *q, uint64_t p)
+{
+	return &q->r[p & (q->cap - 1)];
+}
+
+/* A new record at the tail, its seq set; the caller fills the rest.
+ * Inline: the decoder appends every record it reads. */
+static inline struct record *
+queue_append(struct queue *q)
+{
+	struct record *rec;
+
+	if (q->tail - q->acked == q->cap)
+		queue_grow(q);
+	rec = queue_at(q, q->tail++);
+	rec->seq = q->next_seq++;
+	return rec;
+}
 
 /* worker <-> master channel: one fixed-size message per write */
 enum wmsg_type {
@@ -267,6 +289,8 @@ struct master {
 	int64_t			 compact_quiet_until;
 	int			 quitting;
 	int64_t			 quit_deadline;
+	uint32_t		 now_s;		/* time(NULL) of this event batch */
+	int64_t			 now_read_ms;	/* master_now_ms() of it */
 	uint8_t			*rbuf;		/* one read buffer for all */
 	size_t			 rbufsz;
 	struct stats		 stats;
@@ -306,7 +330,6 @@ int		 peer_may_warn(struct peer *);
 void		 peer_tick(void);
 
 /* dispatch.c */
-void		 dispatch_init(void);
 struct queue	*dispatch_queue(int32_t modid, int32_t cmdid);
 void		 dispatch_frame(struct conn *, int32_t msgid, const uint8_t *,
 		    size_t);

@@ -1,8 +1,10 @@
 /*
  * fuzz_report: libFuzzer target for what the master does with the bytes
  * of one agent connection: frame_parse() splitting a TCP stream into
- * frames, report_decode() decoding and checking a ReportStatusReq body,
- * report_record() turning its results into records.
+ * frames, and decode_report() (reporter/decode.c) decoding each
+ * ReportStatusReq body into records, held to protobuf-c's generated
+ * unpack by decode_ref_check() (t/unit/decode_ref.h): any disagreement
+ * in status, header, records or queue state aborts.
  *
  * Input: byte 0 is the chunk schedule (how the stream arrives in reads,
  * see fuzz_next_chunk()), the rest is the stream.  Each read is appended
@@ -13,27 +15,23 @@
  * that any read past the data is an ASan report.  A broken invariant
  * aborts with the expression that failed.
  *
- * libprotobuf-c is the system's, built without coverage, so the fuzzer
- * cannot see inside the decoder.  fuzz_walk() gives it an outside view:
- * the (field, wire type) pairs, varint sizes and nesting of each body, and
- * the decode's outcome, counted in libFuzzer's extra counters.
+ * decode.c is built with coverage; libprotobuf-c is the system's, built
+ * without.  fuzz_walk() adds an outside view of each body: the (field,
+ * wire type) pairs, varint sizes and nesting, and the decode's outcome,
+ * counted in libFuzzer's extra counters.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "decode_ref.h"
 #include "frame.h"
-#include "lars.pb-c.h"
 #include "record.h"
-#include "report.h"
 
-#define FUZZ_ARENA       (4u << 20) /* as dispatch.c's DISPATCH_ARENA */
 #define FUZZ_RBUF        (256 * 1024 + 65536 + 8) /* master.c's MASTER_RBUF */
-#define FUZZ_NOW         1700000000u /* the receive time stamped on ts 0 */
 #define FUZZ_MAX_RESULTS 10000       /* the max_results default */
 #define FUZZ_MAX_CHUNKS  1024        /* then the rest in one read */
-#define FUZZ_SEQ         0x0123456789abcdefULL /* report_record() keeps it */
 
 /* Extra counters: per nesting depth, then the decode's outcome. */
 #define FEAT_DEPTH   512              /* (field 0-15, wire type 0-7) */
@@ -71,7 +69,6 @@ struct stream {
 static uint8_t fuzz_counters[FEAT_MAX]
     __attribute__((section("__libfuzzer_extra_counters"), used));
 
-int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static void fuzz_fail(const char *, int) __attribute__((noreturn));
@@ -87,8 +84,6 @@ static size_t fuzz_varint(const uint8_t *, size_t, uint64_t *);
 static void fuzz_walk(const uint8_t *, size_t, unsigned int);
 static unsigned int fuzz_log2(size_t);
 static void fuzz_report(const uint8_t *, size_t);
-static void fuzz_records(struct report *);
-static void fuzz_bad_body(const uint8_t *, size_t);
 
 static void
 fuzz_fail(const char *what, int line)
@@ -321,112 +316,21 @@ fuzz_log2(size_t n)
 	return b;
 }
 
+/* The decoder against protobuf-c; any disagreement aborts. */
 static void
 fuzz_report(const uint8_t *body, size_t len)
 {
-	const Lars__ReportStatusReq *req;
-	struct report rep;
-	enum report_status rs;
+	const char *why;
 
 	fuzz_walk(body, len, 0);
-	rs = report_decode(&rep, body, len, FUZZ_NOW, FUZZ_MAX_RESULTS);
-	fuzz_feature(FEAT_OUTCOME + (unsigned int)rs * 32 + fuzz_log2(rep.n));
-	if (rs == REPORT_BAD_BODY) {
-		fuzz_bad_body(body, len);
-		return;
-	}
-	req = rep.req;
-	FUZZ_ASSERT(req != NULL);
-	FUZZ_ASSERT(rep.modid == req->modid);
-	FUZZ_ASSERT(rep.cmdid == req->cmdid);
-	FUZZ_ASSERT(rep.caller == req->caller);
-	FUZZ_ASSERT(rep.ts == (req->ts != 0 ? req->ts : FUZZ_NOW));
-	FUZZ_ASSERT(rep.ts != 0);
-	FUZZ_ASSERT(rep.n == req->n_results);
-	FUZZ_ASSERT(rep.clamped == 0);
-	switch (rs) {
-	case REPORT_OK:
-		FUZZ_ASSERT(rep.n >= 1 && rep.n <= FUZZ_MAX_RESULTS);
-		fuzz_records(&rep);
-		break;
-	case REPORT_EMPTY:
-		FUZZ_ASSERT(rep.n == 0);
-		break;
-	case REPORT_TOO_MANY:
-		FUZZ_ASSERT(rep.n > FUZZ_MAX_RESULTS);
-		break;
-	default:
-		FUZZ_ASSERT(!"report_decode() status");
-	}
-}
-
-/* Every result as a record, as dispatch_frame() queues them. */
-static void
-fuzz_records(struct report *rep)
-{
-	const Lars__ReportStatusReq *req = rep->req;
-	const Lars__HostCallResult *h;
-	static const uint8_t zero[sizeof(((struct record *)0)->pad)];
-	struct record r;
-	size_t i;
-	int clamped = 0;
-
-	for (i = 0; i < rep->n; i++) {
-		h = req->results[i];
-		memset(&r, 0xa5, sizeof(r));
-		r.seq = FUZZ_SEQ;
-		report_record(rep, i, &r);
-		FUZZ_ASSERT(r.seq == FUZZ_SEQ);
-		FUZZ_ASSERT(r.modid == rep->modid);
-		FUZZ_ASSERT(r.cmdid == rep->cmdid);
-		FUZZ_ASSERT(r.caller == rep->caller);
-		FUZZ_ASSERT(r.ip == h->ip);
-		FUZZ_ASSERT(r.port == h->port);
-		FUZZ_ASSERT(r.succ >= 0);
-		FUZZ_ASSERT(r.err >= 0);
-		FUZZ_ASSERT(r.succ ==
-		    (h->succ > INT32_MAX ? INT32_MAX : (int32_t)h->succ));
-		FUZZ_ASSERT(r.err ==
-		    (h->err > INT32_MAX ? INT32_MAX : (int32_t)h->err));
-		FUZZ_ASSERT(r.overload == (h->overload ? 1 : 0));
-		FUZZ_ASSERT(r.ts == rep->ts);
-		FUZZ_ASSERT(r.ts != 0);
-		FUZZ_ASSERT(r.flags == 0);
-		FUZZ_ASSERT(memcmp(r.pad, zero, sizeof(r.pad)) == 0);
-		clamped += (h->succ > INT32_MAX) + (h->err > INT32_MAX);
-		FUZZ_ASSERT(rep->clamped == clamped);
-	}
-}
-
-/*
- * A body report_decode() rejects must not decode with plain malloc
- * either: dispatch.c sizes the arena for the worst body max_msg_len
- * allows, so a legal frame never fails on the budget alone.
- */
-static void
-fuzz_bad_body(const uint8_t *body, size_t len)
-{
-	Lars__ReportStatusReq *req;
-
-	req = lars__report_status_req__unpack(NULL, len, body);
-	if (req != NULL) {
-		fprintf(stderr,
-		    "a %zu-byte body with %zu results decodes "
-		    "with malloc but not in the %u-byte arena\n",
-		    len, req->n_results, FUZZ_ARENA);
-		lars__report_status_req__free_unpacked(req, NULL);
-		FUZZ_ASSERT(!"body over the arena budget");
-	}
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	if (report_init(FUZZ_ARENA) == -1)
+	why = decode_ref_check(body, len, FUZZ_MAX_RESULTS);
+	fuzz_feature(FEAT_OUTCOME + (unsigned int)decode_ref_status * 32 +
+	    fuzz_log2(decode_ref_last.n));
+	if (why != NULL) {
+		fprintf(stderr, "decode_report() and protobuf-c disagree on "
+		    "a %zu-byte body: %s\n", len, why);
 		abort();
-	return 0;
+	}
 }
 
 int
