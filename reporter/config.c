@@ -52,6 +52,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "mysql", "db_socket", CFG_STR, C(db_socket), "", 0, 0 },
 	{ "mysql", "db_user", CFG_STR, C(db_user), "root", 0, 0 },
 	{ "reactor", "allow", CFG_CIDRS, C(allow), NULL, 0, 0 },
+	{ "reactor", "close_timeout", CFG_INT, C(close_timeout), "5", 0, 3600 },
 	{ "reactor", "frame_timeout", CFG_INT, C(frame_timeout), "30",
 	    1, 3600 },
 	{ "reactor", "idle_timeout", CFG_INT, C(idle_timeout), "0", 0, 86400 },

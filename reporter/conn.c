@@ -9,6 +9,7 @@
  * empty), so an idle connection costs a struct and a socket.
  */
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -237,16 +238,21 @@ conn_read(struct conn *c)
 	return c->plen > 0 ? conn_read_rest(c) : conn_read_bulk(c);
 }
 
-/* Stopping: take everything the peer has already sent, then close. */
+/*
+ * Stopping: half-close, so that the agent sees end of file, closes its
+ * side and reconnects; read what it already sent, and keep reading it
+ * until its end of file closes the connection here.
+ */
 void
-conn_read_all(struct conn *c)
+conn_half_close(struct conn *c)
 {
-	int r;
-
-	while ((r = conn_read(c)) == 0)
+	if (shutdown(c->fd, SHUT_WR) == -1) {
+		conn_close(c, "shutdown failed");
+		return;
+	}
+	log_debug("%s: half-closed", c->peer);
+	while (conn_read(c) == 0)
 		;
-	if (r == 1)
-		conn_close(c, NULL);
 }
 
 /* Stop or resume reading every connection: backpressure. */

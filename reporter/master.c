@@ -6,9 +6,11 @@
  * slot holds more than queue_max records) and runs its timers.
  *
  * SIGTERM/SIGINT: close the listener after accepting what the kernel
- * queued, read what every connection already delivered, write it all to
- * the workers, close their pipes; each worker flushes, acks and exits, and
- * the master exits 0 once every record is committed.
+ * queued, half-close every connection (shutdown(SHUT_WR): the agent sees
+ * end of file and reconnects) and read each until the agent closes its
+ * side, for close_timeout at most; then write it all to the workers and
+ * close their pipes; each worker flushes, acks and exits, and the master
+ * exits 0 once every record is committed, within drain_timeout.
  */
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -39,6 +41,7 @@ static void master_event(struct evsrc *, uint32_t);
 static void master_flush_queues(void);
 static void master_backpressure(void);
 static void master_quit(void);
+static void master_quit_step(int64_t);
 static void master_drain_timeout(void);
 static void master_atexit(void);
 static int master_timeout(int64_t);
@@ -240,22 +243,52 @@ static void
 master_quit(void)
 {
 	struct conn *c, *next;
-	struct gen *g;
+	int64_t now = master_now_ms();
 
 	master->quitting = 1;
-	master->quit_deadline = master_now_ms() +
+	master->quit_deadline = now +
 	    (int64_t)master->conf->drain_timeout * 1000;
+	master->close_deadline = now +
+	    (int64_t)master->conf->close_timeout * 1000;
 	listener_accept();
 	close(master->lfd);
 	master->lfd = -1;
-	/* what agents already sent: read it, whatever the queues hold */
+	if (master->paused)
+		conn_pause_all(0);	/* read them to their end of file */
 	for (c = TAILQ_FIRST(&master->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		conn_read_all(c);
+		conn_half_close(c);
 	}
+	if (master->nconns > 0)
+		log_info("half-closed %d agent connections; reading them "
+		    "until they close (close_timeout %d s)", master->nconns,
+		    master->conf->close_timeout);
+	setproctitle("master (stopping)");
+}
+
+/*
+ * Stopping: once every agent closed its side (or close_timeout passed),
+ * close the workers' pipes: they flush, ack and exit.
+ */
+static void
+master_quit_step(int64_t now)
+{
+	struct conn *c;
+	struct gen *g;
+
+	if (master->gens_closed)
+		return;
+	if (master->nconns > 0 && now < master->close_deadline)
+		return;
+	if (master->nconns > 0)
+		log_warnx("%d agent connections still open after "
+		    "close_timeout (%d s): closing them", master->nconns,
+		    master->conf->close_timeout);
+	while ((c = TAILQ_FIRST(&master->conns)) != NULL)
+		conn_close(c, NULL);
 	TAILQ_FOREACH(g, &master->gens, entry)
 		proc_gen_close(g, 0);	/* drain_timeout bounds the stop */
-	setproctitle("master (stopping)");
+	master->gens_closed = 1;
 }
 
 /* Stopping took longer than drain_timeout: say what is lost, go. */
@@ -382,6 +415,8 @@ master_run(int ready)
 				proc_gen_check(now);
 			sweep = now;
 		}
+		if (master->quitting)
+			master_quit_step(now);
 		if (master->quitting && TAILQ_EMPTY(&master->gens)) {
 			log_info("all records committed");
 			master_exit(0);

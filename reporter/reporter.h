@@ -53,6 +53,7 @@ struct config {
 	int		 idle_timeout;	/* seconds; 0: off */
 	struct cidr_list allow;		/* empty: everyone */
 	int		 frame_timeout;	/* seconds */
+	int		 close_timeout;	/* seconds a stop waits for agents */
 	char		*db_host;
 	int		 db_port;
 	char		*db_user;
@@ -231,6 +232,8 @@ struct master {
 	int64_t			 compact_quiet_until;
 	int			 quitting;
 	int64_t			 quit_deadline;
+	int64_t			 close_deadline;	/* ms: agents' FIN */
+	int			 gens_closed;	/* stopping: pipes close */
 	uint8_t			*rbuf;		/* one read buffer for all */
 	size_t			 rbufsz;
 	struct stats		 stats;
@@ -257,7 +260,7 @@ void		 conn_new(int fd, const char *peer, struct peer *);
 void		 conn_warn(struct conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 int		 conn_read(struct conn *);
-void		 conn_read_all(struct conn *);
+void		 conn_half_close(struct conn *);
 void		 conn_close(struct conn *, const char *why);
 void		 conn_pause_all(int pause);
 void		 conn_sweep(int64_t now);
