@@ -143,7 +143,7 @@ master_event(struct evsrc *ev, uint32_t events)
 	case EV_ACK:
 		s = ev->obj;
 		if (s->pid != -1)
-			proc_read_acks(s);
+			channel_read(s);
 		break;
 	case EV_SIGNAL:
 		master_signal();

@@ -8,7 +8,8 @@
  * (queue.c), and writes the queue into that worker's pipe.  proc.c forks,
  * reaps and respawns the workers.  Each worker (worker.c) coalesces the
  * newest record per key (coalesce.c) and flushes batches to MySQL
- * (store.c), then acks the last sequence number it committed.
+ * (store.c), then acks the last sequence number it committed over the
+ * channel (channel.c).
  */
 #ifndef LARS_REPORTER_H
 #define LARS_REPORTER_H
@@ -104,13 +105,8 @@ void		 queue_rewind(struct queue *);
 size_t		 queue_waiting(const struct queue *);
 size_t		 queue_compact(struct queue *);
 
-/* worker <-> master channel: one fixed-size message per write */
-enum wmsg_type {
-	WMSG_READY = 1,		/* connected to MySQL */
-	WMSG_ACK,		/* committed every record through seq */
-};
-
-/* A worker's figures since it started; they ride on every ack. */
+/* channel.c: a worker's acks to the master, with its figures since it
+ * started. */
 #define WSTATS_BUCKETS	10	/* flush durations: see metrics.c */
 #define WSTATS_ERRORS	8	/* distinct MySQL error codes kept */
 
@@ -127,14 +123,9 @@ struct wstats {
 	uint64_t	err_count[WSTATS_ERRORS];
 };
 
-struct wmsg {
-	uint32_t	type;
-	uint32_t	slot;
-	uint64_t	seq;
-	struct wstats	st;
-};
-
-_Static_assert(sizeof(struct wmsg) <= PIPE_BUF, "one atomic write");
+struct slot;
+int		 channel_ack(int fd, uint64_t seq, const struct wstats *);
+void		 channel_read(struct slot *);
 
 /* The master's state: master.c, listener.c, conn.c, dispatch.c, proc.c */
 enum ev_type {
@@ -179,7 +170,6 @@ struct slot {
 	int		 fails;		/* quick deaths in a row */
 	int		 never;		/* it last exited WORKER_EXIT_NEVER */
 	struct wstats	 last;		/* the worker's latest figures */
-	uint64_t	 replayed;	/* records re-sent to respawned workers */
 	size_t		 compact_at;	/* queue size of the next compaction */
 };
 
@@ -292,7 +282,6 @@ size_t		 proc_waiting(void);
 #define SLOT_FOREACH(s)							\
 	for ((s) = proc_slot_next(NULL); (s) != NULL; (s) = proc_slot_next(s))
 void		 proc_reap(void);
-void		 proc_read_acks(struct slot *);
 void		 proc_respawn_due(int64_t now);
 int64_t		 proc_next_respawn(void);
 

@@ -167,16 +167,7 @@ worker_read(struct worker *w)
 static void
 worker_ack(struct worker *w)
 {
-	struct wmsg m;
-
-	memset(&m, 0, sizeof(m));
-	m.type = WMSG_ACK;
-	m.slot = (uint32_t)w->slot;
-	m.seq = w->last_seq;
-	m.st = w->stats;
-	if (write(w->afd, &m, sizeof(m)) != (ssize_t)sizeof(m))
-		log_warn("ack seq %llu to the master",
-		    (unsigned long long)m.seq);
+	(void)channel_ack(w->afd, w->last_seq, &w->stats);
 	w->unacked = 0;
 }
 
