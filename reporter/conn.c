@@ -29,7 +29,7 @@ static void conn_badlen(struct conn *, const struct frame *);
 static int conn_read_bulk(struct conn *);
 static int conn_read_rest(struct conn *);
 
-void
+struct conn *
 conn_new(int fd, const char *peer, struct peer *p)
 {
 	struct conn *c;
@@ -38,7 +38,7 @@ conn_new(int fd, const char *peer, struct peer *p)
 		log_warn("%s: %s: calloc", __func__, peer);
 		peer_put(p);
 		close(fd);
-		return;
+		return NULL;
 	}
 	c->fd = fd;
 	c->peer_ref = p;
@@ -50,6 +50,14 @@ conn_new(int fd, const char *peer, struct peer *p)
 	master->nconns++;
 	master_watch(fd, master->paused ? 0 : EPOLLIN, &c->ev);
 	log_debug("%s: connected", c->peer);
+	return c;
+}
+
+/* An upgrade: the partial frame the old master had read of c. */
+void
+conn_restore(struct conn *c, const uint8_t *p, size_t n)
+{
+	conn_keep(c, p, n, 1);
 }
 
 /* A warning about this connection's input, rate-limited per peer. */

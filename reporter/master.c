@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include <libutil.h>
+#include <systemd/sd-daemon.h>
 
 #include "log.h"
 #include "reporter.h"
@@ -111,12 +113,20 @@ master_signal(void)
 			if (!master->quitting) {
 				log_info("%s from pid %u: stopping",
 				    strsignal((int)si.ssi_signo), si.ssi_pid);
+				upgrade_abort("stopping");
 				master_quit();
 			}
 			break;
 		case SIGHUP:
-			if (!master->quitting)
+			if (upgrade_busy())
+				log_warnx("SIGHUP from pid %u: ignored while "
+				    "upgrading", si.ssi_pid);
+			else if (!master->quitting)
 				reload();
+			break;
+		case SIGUSR2:
+			if (!master->quitting)
+				upgrade_start((pid_t)si.ssi_pid);
 			break;
 		case SIGUSR1:
 			metrics_log();
@@ -153,6 +163,9 @@ master_event(struct evsrc *ev, uint32_t events)
 		break;
 	case EV_METRICS:
 		metrics_event(ev, events);
+		break;
+	case EV_UPGRADE:
+		upgrade_event();
 		break;
 	}
 	(void)events;
@@ -250,9 +263,8 @@ master_quit(void)
 	    (int64_t)master->conf->drain_timeout * 1000;
 	master->close_deadline = now +
 	    (int64_t)master->conf->close_timeout * 1000;
-	listener_accept();
-	close(master->lfd);
-	master->lfd = -1;
+	master_notify("STOPPING=1");
+	listener_stop();
 	if (master->paused)
 		conn_pause_all(0);	/* read them to their end of file */
 	for (c = TAILQ_FIRST(&master->conns); c != NULL; c = next) {
@@ -302,6 +314,22 @@ master_drain_timeout(void)
 	master_exit(1);
 }
 
+/* sd_notify(3): a no-op unless a service manager asked (NOTIFY_SOCKET). */
+void
+master_notify(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if ((r = sd_notify(0, msg)) < 0)
+		log_warnx("%s: sd_notify \"%s\": %s", __func__, msg,
+		    strerror(-r));
+}
+
 void
 master_exit(int code)
 {
@@ -318,6 +346,8 @@ master_atexit(void)
 		pidfile_remove(master->pfh);
 		master->pfh = NULL;
 	}
+	if (master != NULL && getpid() == master->pid)
+		upgrade_atexit();
 }
 
 static int
@@ -353,8 +383,8 @@ master_init(struct config *conf, struct pidfh *pfh, int verbose)
 	if ((master->rbuf = malloc(master->rbufsz)) == NULL)
 		fatal("%s: malloc", __func__);
 	dispatch_init();
-	if ((master->lfd = listener_open(conf->listen_ip,
-	    conf->listen_port)) == -1)
+	if ((master->lfd = listener_take(conf, upgrade_listen_fd(),
+	    &master->lfd_held)) == -1)
 		fatalx("cannot listen on %s port %d", conf->listen_ip,
 		    conf->listen_port);
 	master->mfd = -1;
@@ -371,6 +401,7 @@ master_run(int ready)
 	struct epoll_event ev[MASTER_EVENTS];
 	struct config *conf = master->conf;
 	int64_t now, sweep = 0;
+	char name[80];
 	int i, n;
 
 	/* epoll and signalfd only now: they belong to the process that
@@ -384,14 +415,18 @@ master_run(int ready)
 	master->ev_metrics.type = EV_METRICS_LISTEN;
 	if (master->mfd != -1)
 		master_watch(master->mfd, EPOLLIN, &master->ev_metrics);
+	upgrade_adopt();
 	master->gen = proc_gen_new(conf);
-	log_info("listening on %s:%d, %d workers", conf->listen_ip,
-	    conf->listen_port, conf->workers);
+	listener_name(master->lfd, name, sizeof(name));
+	log_info("listening on %s%s, %d workers", name, master->lfd_held ?
+	    " (a socket the parent holds)" : "", conf->workers);
+	upgrade_ready();
 	if (ready != -1) {
 		if (write(ready, "", 1) != 1)
 			log_warn("%s: tell the starting process", __func__);
 		close(ready);
 	}
+	master_notify("READY=1\nSTATUS=%d workers", conf->workers);
 
 	for (;;) {
 		now = master_now_ms();
@@ -404,7 +439,7 @@ master_run(int ready)
 		conn_gc();
 		proc_gen_gc();
 		master_flush_queues();
-		if (!master->quitting)
+		if (!master->quitting && !upgrade_busy())
 			master_backpressure();
 		now = master_now_ms();
 		proc_respawn_due(now);
@@ -415,6 +450,7 @@ master_run(int ready)
 				proc_gen_check(now);
 			sweep = now;
 		}
+		upgrade_step(now);
 		if (master->quitting)
 			master_quit_step(now);
 		if (master->quitting && TAILQ_EMPTY(&master->gens)) {

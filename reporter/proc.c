@@ -392,11 +392,11 @@ proc_reap(void)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((s = proc_find(pid)) == NULL)
+		if ((s = proc_find(pid)) != NULL)
+			proc_exited(s, status);
+		else if (!upgrade_reaped(pid, status))
 			log_warnx("%s: unknown child %ld", __func__,
 			    (long)pid);
-		else
-			proc_exited(s, status);
 	}
 }
 

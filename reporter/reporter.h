@@ -136,6 +136,7 @@ enum ev_type {
 	EV_SIGNAL,
 	EV_METRICS_LISTEN,
 	EV_METRICS,		/* an HTTP client of /metrics */
+	EV_UPGRADE,		/* the new master's "ready" pipe */
 };
 
 struct evsrc {
@@ -212,6 +213,7 @@ struct master {
 	int			 daemonized;
 	pid_t			 pid;
 	int			 epfd, sigfd, lfd, mfd;
+	int			 lfd_held;	/* the parent keeps lfd */
 	struct evsrc		 ev_listen, ev_sig, ev_metrics;
 	TAILQ_HEAD(, conn)	 conns;
 	TAILQ_HEAD(, conn)	 dead_conns;	/* freed after the event batch */
@@ -237,16 +239,37 @@ void		 master_rewatch(int fd, uint32_t events, struct evsrc *);
 void		 master_init(struct config *, struct pidfh *, int verbose);
 void		 master_run(int ready) __attribute__((noreturn));
 void		 master_exit(int) __attribute__((noreturn));
+void		 master_notify(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 
 /* reload.c */
 void		 reload(void);
 
+/* upgrade.c */
+void		 upgrade_init(int debug, int verbose);
+int		 upgrade_busy(void);
+void		 upgrade_start(pid_t);
+void		 upgrade_abort(const char *);
+void		 upgrade_step(int64_t);
+void		 upgrade_event(void);
+int		 upgrade_reaped(pid_t, int);
+int		 upgrade_child_init(void);
+int		 upgrade_listen_fd(void);
+void		 upgrade_adopt(void);
+void		 upgrade_ready(void);
+void		 upgrade_atexit(void);
+
 /* listener.c */
 int		 listener_open(const char *ip, int port);
+int		 listener_take(const struct config *, int fd, int *held);
+void		 listener_name(int, char *, size_t);
+void		 listener_stop(void);
+void		 listener_adopt(int, const uint8_t *, size_t);
 void		 listener_accept(void);
 
 /* conn.c */
-void		 conn_new(int fd, const char *peer, struct peer *);
+struct conn	*conn_new(int fd, const char *peer, struct peer *);
+void		 conn_restore(struct conn *, const uint8_t *, size_t);
 void		 conn_warn(struct conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 int		 conn_read(struct conn *);
