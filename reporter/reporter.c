@@ -199,9 +199,11 @@ main(int argc, char *argv[], char *envp[])
 		fatalx("refusing to run as root: set [reporter] user in %s, "
 		    "or run in the foreground with -d", path);
 	upgrade_init(debug, verbose);
-	/* an upgrade: already detached, the pidfile is inherited */
-	if ((upgrading = upgrade_child_init()) && !debug)
-		reporter_log(reporter_conf);
+	/* an upgrade: already detached, the pidfile inherited, and with
+	 * log_file so is the log: the old master's stderr */
+	if ((upgrading = upgrade_child_init()) && !debug &&
+	    reporter_conf->log_file[0] == '\0')
+		log_init(LOG_TO_SYSLOG, log_getverbose(), "lars-reporter");
 	if (!debug && !upgrading)
 		pfh = reporter_pidfile(reporter_conf);
 	log_procname("master");

@@ -112,7 +112,8 @@ for my $c (@cases) {
 		unlike(substr($t->log, $off), qr/not reading agents/,
 		    "$name: checked before it stopped reading agents");
 	} else {
-		like(substr($t->log, $off), qr/worker 1 of generation \d+ started/,
+		ok($t->wait_for(sub { substr($t->log, $off)
+		    =~ /FAILED.*\n(?:.*\n)*.*worker 1 of generation \d+ started/ }),
 		    "$name: with a new generation of workers");
 	}
 	$n++;
