@@ -23,7 +23,8 @@ for my $f (qw(usr/local/sbin/lars-reporter usr/local/bin/lars-report
     usr/local/share/man/man5/lars-reporter.conf.5
     usr/local/share/man/man1/lars-report.1 etc/lars/reporter.conf
     etc/init.d/lars-reporter etc/default/lars-reporter
-    lib/systemd/system/lars-reporter.service)) {
+    lib/systemd/system/lars-reporter.service
+    lib/systemd/system/lars-reporter.socket)) {
 	ok(-e "$root/$f", "installed $f");
 }
 is((stat "$root/etc/lars/reporter.conf")[2] & 0777, 0600,
