@@ -11,6 +11,8 @@
  * side, for close_timeout at most; then write it all to the workers and
  * close their pipes; each worker flushes, acks and exits, and the master
  * exits 0 once every record is committed, within drain_timeout.
+ * SIGUSR2 is upgrade.c's; the service manager hears of readiness,
+ * reloads and the stop through master_notify() (sd_notify(3)).
  */
 #include <sys/epoll.h>
 #include <sys/signalfd.h>

@@ -6,7 +6,8 @@
  * (conn.c), decodes and routes each report (dispatch.c) through the
  * consistent-hash ring (ring.c) into the record queue of one worker slot
  * (queue.c), and writes the queue into that worker's pipe.  proc.c forks,
- * reaps and respawns the workers.  Each worker (worker.c) coalesces the
+ * reaps and respawns the workers; upgrade.c hands the sockets to a new
+ * binary on SIGUSR2.  Each worker (worker.c) coalesces the
  * newest record per key (coalesce.c) and flushes batches to MySQL
  * (store.c), then acks the last sequence number it committed over the
  * channel (channel.c).
