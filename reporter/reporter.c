@@ -198,6 +198,7 @@ main(int argc, char *argv[], char *envp[])
 	if (geteuid() == 0 && reporter_conf->user[0] == '\0' && !debug)
 		fatalx("refusing to run as root: set [reporter] user in %s, "
 		    "or run in the foreground with -d", path);
+	log_procname("master");
 	upgrade_init(debug, verbose);
 	/* an upgrade: already detached, the pidfile inherited, and with
 	 * log_file so is the log: the old master's stderr */
@@ -206,7 +207,6 @@ main(int argc, char *argv[], char *envp[])
 		log_init(LOG_TO_SYSLOG, log_getverbose(), "lars-reporter");
 	if (!debug && !upgrading)
 		pfh = reporter_pidfile(reporter_conf);
-	log_procname("master");
 	master_init(reporter_conf, pfh, verbose);
 	master->daemonized = !debug;
 	if (!debug && !upgrading)

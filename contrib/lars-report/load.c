@@ -592,6 +592,11 @@ load_step(struct load *l)
 	if (!l->generating && load_idle(l))
 		return 0;
 	timeout = load_timeout(l, starved);
+	if (n == 0 && timeout == -1) {
+		/* no rate to pace the drops by, and nothing will reconnect */
+		warnx("every connection is gone for good; stopping");
+		return 0;
+	}
 	if (poll(l->pfd, (nfds_t)n, timeout) == -1) {
 		if (errno == EINTR)
 			return 1;
