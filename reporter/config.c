@@ -71,6 +71,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "mysql", "ssl_mode", CFG_ENUM, C(ssl_mode), "DISABLED", 0, 0,
 	    cfg_ssl_modes },
 	{ "reactor", "allow", CFG_CIDRS, C(allow), NULL, 0, 0, NULL },
+	{ "reactor", "close_timeout", CFG_INT, C(close_timeout), "5",
+	    0, 3600, NULL },
 	{ "reactor", "frame_timeout", CFG_INT, C(frame_timeout), "30",
 	    1, 3600, NULL },
 	{ "reactor", "idle_timeout", CFG_INT, C(idle_timeout), "0", 0, 86400, NULL },

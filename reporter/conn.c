@@ -9,6 +9,7 @@
  * empty), so an idle connection costs a struct and a socket.
  */
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -28,7 +29,7 @@ static void conn_badlen(struct conn *, const struct frame *);
 static int conn_read_bulk(struct conn *);
 static int conn_read_rest(struct conn *);
 
-void
+struct conn *
 conn_new(int fd, const char *peer, struct peer *p)
 {
 	struct conn *c;
@@ -37,7 +38,7 @@ conn_new(int fd, const char *peer, struct peer *p)
 		log_warn("%s: %s: calloc", __func__, peer);
 		peer_put(p);
 		close(fd);
-		return;
+		return NULL;
 	}
 	c->fd = fd;
 	c->peer_ref = p;
@@ -49,6 +50,14 @@ conn_new(int fd, const char *peer, struct peer *p)
 	master->nconns++;
 	master_watch(fd, master->paused ? 0 : EPOLLIN, &c->ev);
 	log_debug("%s: connected", c->peer);
+	return c;
+}
+
+/* An upgrade: the partial frame the old master had read of c. */
+void
+conn_restore(struct conn *c, const uint8_t *p, size_t n)
+{
+	conn_keep(c, p, n, 1);
 }
 
 /* A warning about this connection's input, rate-limited per peer. */
@@ -237,16 +246,21 @@ conn_read(struct conn *c)
 	return c->plen > 0 ? conn_read_rest(c) : conn_read_bulk(c);
 }
 
-/* Stopping: take everything the peer has already sent, then close. */
+/*
+ * Stopping: half-close, so that the agent sees end of file, closes its
+ * side and reconnects; read what it already sent, and keep reading it
+ * until its end of file closes the connection here.
+ */
 void
-conn_read_all(struct conn *c)
+conn_half_close(struct conn *c)
 {
-	int r;
-
-	while ((r = conn_read(c)) == 0)
+	if (shutdown(c->fd, SHUT_WR) == -1) {
+		conn_close(c, "shutdown failed");
+		return;
+	}
+	log_debug("%s: half-closed", c->peer);
+	while (conn_read(c) == 0)
 		;
-	if (r == 1)
-		conn_close(c, NULL);
 }
 
 /* Stop or resume reading every connection: backpressure. */

@@ -4,15 +4,27 @@
  * from outside the allow list is accepted and closed at once, counted and
  * logged (rate-limited).  Accepted sockets get SO_KEEPALIVE, so a vanished
  * agent host is noticed even with idle_timeout off.
+ *
+ * The listening socket is bound here, or taken from the parent: from the
+ * old master in a binary upgrade (upgrade.c), or by socket activation
+ * (sd_listen_fds(3): systemd's .socket, or any parent that sets
+ * LISTEN_FDS and LISTEN_PID and passes it as fd 3).  A socket the parent
+ * holds stays listening after this process is gone, so agents that
+ * connect meanwhile wait in its accept queue for the next instance: it is
+ * never shut down here, and a stop accepts nothing more from it.
  */
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "log.h"
 #include "reporter.h"
@@ -21,7 +33,86 @@ static void listener_peer(const struct sockaddr_storage *, char *, size_t,
     uint8_t *);
 static int listener_refuse(int, const char *, uint64_t *, const char *);
 
+static int listener_activated(void);
+
 static int64_t listener_log_at;
+
+/* sd_listen_fds(3): fd 3, when the parent passed one; else -1. */
+static int
+listener_activated(void)
+{
+	int n, fd = SD_LISTEN_FDS_START, fl;
+
+	if ((n = sd_listen_fds(1)) <= 0) {
+		if (n < 0)
+			log_warnx("%s: sd_listen_fds: %s", __func__,
+			    strerror(-n));
+		return -1;
+	}
+	if (n > 1)
+		log_warnx("%s: the parent passed %d sockets; using fd %d only",
+		    __func__, n, fd);
+	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
+		fatalx("fd %d from the parent (LISTEN_FDS) is not a listening "
+		    "TCP socket", fd);
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		fatal("%s: fcntl fd %d", __func__, fd);
+	return fd;
+}
+
+/*
+ * The listening socket: handed over (fd >= 0: an upgrade), passed by the
+ * parent, or bound to ip and port.  held: the parent keeps it open.
+ */
+int
+listener_take(const struct config *conf, int fd, int *held)
+{
+	if (fd >= 0)
+		return fd;
+	if ((fd = listener_activated()) != -1) {
+		*held = 1;
+		return fd;
+	}
+	*held = 0;
+	return listener_open(conf->listen_ip, conf->listen_port);
+}
+
+/* "addr:port" the socket is bound to, for logs. */
+void
+listener_name(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	uint8_t a16[16];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1) {
+		snprintf(buf, len, "fd %d: %s", fd, strerror(errno));
+		return;
+	}
+	listener_peer(&ss, buf, len, a16);
+}
+
+/*
+ * Stopping: one we bound takes what the kernel queued, then closes (new
+ * agents are refused); one the parent holds is only dropped from here, so
+ * that what is queued, and whoever connects next, waits for the next
+ * instance.
+ */
+void
+listener_stop(void)
+{
+	if (master->lfd == -1)
+		return;
+	if (!master->lfd_held)
+		listener_accept();
+	else if (epoll_ctl(master->epfd, EPOLL_CTL_DEL, master->lfd, NULL)
+	    == -1)
+		log_warn("%s: epoll_ctl del", __func__);
+	close(master->lfd);
+	master->lfd = -1;
+}
 
 int
 listener_open(const char *ip, int port)
@@ -156,4 +247,24 @@ listener_accept(void)
 		master->stats.accepted++;
 		conn_new(fd, peer, p);
 	}
+}
+
+/* An upgrade: a connection the old master accepted, with its bytes. */
+void
+listener_adopt(int fd, const uint8_t *pend, size_t plen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct conn *c;
+	uint8_t a16[16];
+	char peer[64];
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1) {
+		log_warn("%s: fd %d: getpeername", __func__, fd);
+		close(fd);
+		return;
+	}
+	listener_peer(&ss, peer, sizeof(peer), a16);
+	if ((c = conn_new(fd, peer, peer_get(a16, 0))) != NULL && plen > 0)
+		conn_restore(c, pend, plen);
 }

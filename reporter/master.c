@@ -6,15 +6,20 @@
  * slot holds more than queue_max records) and runs its timers.
  *
  * SIGTERM/SIGINT: close the listener after accepting what the kernel
- * queued, read what every connection already delivered, write it all to
- * the workers, close their pipes; each worker flushes, acks and exits, and
- * the master exits 0 once every record is committed.
+ * queued, half-close every connection (shutdown(SHUT_WR): the agent sees
+ * end of file and reconnects) and read each until the agent closes its
+ * side, for close_timeout at most; then write it all to the workers and
+ * close their pipes; each worker flushes, acks and exits, and the master
+ * exits 0 once every record is committed, within drain_timeout.
+ * SIGUSR2 is upgrade.c's; the service manager hears of readiness,
+ * reloads and the stop through master_notify() (sd_notify(3)).
  */
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +27,7 @@
 #include <unistd.h>
 
 #include <libutil.h>
+#include <systemd/sd-daemon.h>
 
 #include "log.h"
 #include "reporter.h"
@@ -39,6 +45,7 @@ static void master_event(struct evsrc *, uint32_t);
 static void master_flush_queues(void);
 static void master_backpressure(void);
 static void master_quit(void);
+static void master_quit_step(int64_t);
 static void master_drain_timeout(void);
 static void master_atexit(void);
 static int master_timeout(int64_t);
@@ -118,12 +125,20 @@ master_signal(void)
 			if (!master->quitting) {
 				log_info("%s from pid %u: stopping",
 				    strsignal((int)si.ssi_signo), si.ssi_pid);
+				upgrade_abort("stopping");
 				master_quit();
 			}
 			break;
 		case SIGHUP:
-			if (!master->quitting)
+			if (upgrade_busy())
+				log_warnx("SIGHUP from pid %u: ignored while "
+				    "upgrading", si.ssi_pid);
+			else if (!master->quitting)
 				reload();
+			break;
+		case SIGUSR2:
+			if (!master->quitting)
+				upgrade_start((pid_t)si.ssi_pid);
 			break;
 		case SIGUSR1:
 			metrics_log();
@@ -150,7 +165,7 @@ master_event(struct evsrc *ev, uint32_t events)
 	case EV_ACK:
 		s = ev->obj;
 		if (s->pid != -1)
-			proc_read_acks(s);
+			channel_read(s);
 		break;
 	case EV_SIGNAL:
 		master_signal();
@@ -160,6 +175,9 @@ master_event(struct evsrc *ev, uint32_t events)
 		break;
 	case EV_METRICS:
 		metrics_event(ev, events);
+		break;
+	case EV_UPGRADE:
+		upgrade_event();
 		break;
 	}
 	(void)events;
@@ -250,22 +268,51 @@ static void
 master_quit(void)
 {
 	struct conn *c, *next;
-	struct gen *g;
+	int64_t now = master_now_ms();
 
 	master->quitting = 1;
-	master->quit_deadline = master_now_ms() +
+	master->quit_deadline = now +
 	    (int64_t)master->conf->drain_timeout * 1000;
-	listener_accept();
-	close(master->lfd);
-	master->lfd = -1;
-	/* what agents already sent: read it, whatever the queues hold */
+	master->close_deadline = now +
+	    (int64_t)master->conf->close_timeout * 1000;
+	master_notify("STOPPING=1");
+	listener_stop();
+	if (master->paused)
+		conn_pause_all(0);	/* read them to their end of file */
 	for (c = TAILQ_FIRST(&master->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		conn_read_all(c);
+		conn_half_close(c);
 	}
+	if (master->nconns > 0)
+		log_info("half-closed %d agent connections; reading them "
+		    "until they close (close_timeout %d s)", master->nconns,
+		    master->conf->close_timeout);
+	setproctitle("master (stopping)");
+}
+
+/*
+ * Stopping: once every agent closed its side (or close_timeout passed),
+ * close the workers' pipes: they flush, ack and exit.
+ */
+static void
+master_quit_step(int64_t now)
+{
+	struct conn *c;
+	struct gen *g;
+
+	if (master->gens_closed)
+		return;
+	if (master->nconns > 0 && now < master->close_deadline)
+		return;
+	if (master->nconns > 0)
+		log_warnx("%d agent connections still open after "
+		    "close_timeout (%d s): closing them", master->nconns,
+		    master->conf->close_timeout);
+	while ((c = TAILQ_FIRST(&master->conns)) != NULL)
+		conn_close(c, NULL);
 	TAILQ_FOREACH(g, &master->gens, entry)
 		proc_gen_close(g, 0);	/* drain_timeout bounds the stop */
-	setproctitle("master (stopping)");
+	master->gens_closed = 1;
 }
 
 /* Stopping took longer than drain_timeout: say what is lost, go. */
@@ -277,6 +324,22 @@ master_drain_timeout(void)
 	    master->conf->drain_timeout, proc_waiting());
 	proc_kill_all(SIGKILL);
 	master_exit(1);
+}
+
+/* sd_notify(3): a no-op unless a service manager asked (NOTIFY_SOCKET). */
+void
+master_notify(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if ((r = sd_notify(0, msg)) < 0)
+		log_warnx("%s: sd_notify \"%s\": %s", __func__, msg,
+		    strerror(-r));
 }
 
 void
@@ -295,6 +358,8 @@ master_atexit(void)
 		pidfile_remove(master->pfh);
 		master->pfh = NULL;
 	}
+	if (master != NULL && getpid() == master->pid)
+		upgrade_atexit();
 }
 
 static int
@@ -329,8 +394,8 @@ master_init(struct config *conf, struct pidfh *pfh, int verbose)
 	master->rbufsz = MASTER_RBUF;
 	if ((master->rbuf = malloc(master->rbufsz)) == NULL)
 		fatal("%s: malloc", __func__);
-	if ((master->lfd = listener_open(conf->listen_ip,
-	    conf->listen_port)) == -1)
+	if ((master->lfd = listener_take(conf, upgrade_listen_fd(),
+	    &master->lfd_held)) == -1)
 		fatalx("cannot listen on %s port %d", conf->listen_ip,
 		    conf->listen_port);
 	master->mfd = -1;
@@ -347,6 +412,7 @@ master_run(int ready)
 	struct epoll_event ev[MASTER_EVENTS];
 	struct config *conf = master->conf;
 	int64_t now, sweep = 0;
+	char name[80];
 	int i, n;
 
 	/* epoll and signalfd only now: they belong to the process that
@@ -360,14 +426,18 @@ master_run(int ready)
 	master->ev_metrics.type = EV_METRICS_LISTEN;
 	if (master->mfd != -1)
 		master_watch(master->mfd, EPOLLIN, &master->ev_metrics);
+	upgrade_adopt();
 	master->gen = proc_gen_new(conf);
-	log_info("listening on %s:%d, %d workers", conf->listen_ip,
-	    conf->listen_port, conf->workers);
+	listener_name(master->lfd, name, sizeof(name));
+	log_info("listening on %s%s, %d workers", name, master->lfd_held ?
+	    " (a socket the parent holds)" : "", conf->workers);
+	upgrade_ready();
 	if (ready != -1) {
 		if (write(ready, "", 1) != 1)
 			log_warn("%s: tell the starting process", __func__);
 		close(ready);
 	}
+	master_notify("READY=1\nSTATUS=%d workers", conf->workers);
 
 	master_clock();
 	for (;;) {
@@ -383,7 +453,7 @@ master_run(int ready)
 		metrics_gc();
 		proc_gen_gc();
 		master_flush_queues();
-		if (!master->quitting)
+		if (!master->quitting && !upgrade_busy())
 			master_backpressure();
 		now = master_now_ms();
 		proc_respawn_due(now);
@@ -394,6 +464,9 @@ master_run(int ready)
 				proc_gen_check(now);
 			sweep = now;
 		}
+		upgrade_step(now);
+		if (master->quitting)
+			master_quit_step(now);
 		if (master->quitting && TAILQ_EMPTY(&master->gens)) {
 			log_info("all records committed");
 			master_exit(0);

@@ -288,28 +288,6 @@ proc_spawn(struct slot *s)
 	    "older generation is gone" : "");
 }
 
-void
-proc_read_acks(struct slot *s)
-{
-	struct wmsg m[64];
-	ssize_t n;
-	size_t i;
-
-	while ((n = read(s->afd, m, sizeof(m))) > 0) {
-		if ((size_t)n % sizeof(m[0]) != 0)
-			fatalx("%s: worker %d sent %zd bytes", __func__,
-			    s->id, n);
-		for (i = 0; i < (size_t)n / sizeof(m[0]); i++) {
-			if (m[i].type == WMSG_ACK)
-				queue_ack(&s->q, m[i].seq);
-			if (m[i].type == WMSG_ACK || m[i].type == WMSG_STATS)
-				s->last = m[i].st;
-		}
-	}
-	if (n == -1 && errno != EAGAIN && errno != EINTR)
-		log_warn("%s: worker %d", __func__, s->id);
-}
-
 struct slot *
 proc_slot_next(struct slot *s)
 {
@@ -353,7 +331,7 @@ proc_exited(struct slot *s, int status)
 	pid_t pid = s->pid;
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 
-	proc_read_acks(s);
+	channel_read(s);
 	close(s->rfd);
 	close(s->afd);
 	s->pid = -1;
@@ -414,11 +392,11 @@ proc_reap(void)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((s = proc_find(pid)) == NULL)
+		if ((s = proc_find(pid)) != NULL)
+			proc_exited(s, status);
+		else if (!upgrade_reaped(pid, status))
 			log_warnx("%s: unknown child %ld", __func__,
 			    (long)pid);
-		else
-			proc_exited(s, status);
 	}
 }
 

@@ -18,6 +18,7 @@
 
 static int reload_listener(const struct config *, const struct config *);
 static void reload_metrics(const struct config *);
+static void reload_apply(struct config *, int);
 
 /* A new metrics address: open it, or say why not and serve none. */
 static void
@@ -46,6 +47,12 @@ reload_listener(const struct config *old, const struct config *new)
 	if (strcmp(old->listen_ip, new->listen_ip) == 0 &&
 	    old->listen_port == new->listen_port)
 		return 0;
+	if (master->lfd_held) {
+		log_warnx("[reactor] ip %s port %d: not applied, the listening "
+		    "socket is the parent's", new->listen_ip,
+		    new->listen_port);
+		return 0;
+	}
 	if ((fd = listener_open(new->listen_ip, new->listen_port)) == -1)
 		return -1;
 	close(master->lfd);
@@ -60,11 +67,21 @@ void
 reload(void)
 {
 	struct config *conf;
-	struct gen *old = master->gen;
 	int nerrors;
 
 	log_info("SIGHUP: reloading %s", master->conf->path);
-	if ((conf = config_load(master->conf->path, &nerrors)) == NULL) {
+	master_notify("RELOADING=1");
+	conf = config_load(master->conf->path, &nerrors);
+	reload_apply(conf, nerrors);
+	master_notify("READY=1");
+}
+
+static void
+reload_apply(struct config *conf, int nerrors)
+{
+	struct gen *old = master->gen;
+
+	if (conf == NULL) {
 		log_warnx("configuration reloading FAILED: %d error%s in %s; "
 		    "still running on the previous configuration", nerrors,
 		    nerrors == 1 ? "" : "s", master->conf->path);

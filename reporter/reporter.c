@@ -23,6 +23,7 @@ static void usage(FILE *, int) __attribute__((noreturn));
 static struct pidfh *reporter_pidfile(const struct config *);
 static int reporter_daemonize(const struct config *, struct pidfh *);
 static void reporter_drop(const char *);
+static void reporter_log(const struct config *);
 
 /* File scope: the configuration lives as long as the process, also on
  * the fatal paths before the master owns it. */
@@ -90,11 +91,7 @@ reporter_daemonize(const struct config *conf, struct pidfh *pfh)
 	master->pid = getpid();		/* for the pidfile's removal */
 	if (setsid() == -1)
 		fatal("%s: setsid", __func__);
-	if (conf->log_file[0] != '\0') {
-		if (log_to_file(conf->log_file) == -1)
-			fatal("log_file %s", conf->log_file);
-	} else
-		log_init(LOG_TO_SYSLOG, log_getverbose(), "lars-reporter");
+	reporter_log(conf);
 	if (chdir("/") == -1)
 		fatal("%s: chdir /", __func__);
 	if ((fd = open("/dev/null", O_RDWR)) == -1)
@@ -108,6 +105,17 @@ reporter_daemonize(const struct config *conf, struct pidfh *pfh)
 	if (pidfile_write(pfh) == -1)
 		fatal("pidfile %s", conf->pidfile);
 	return p[1];
+}
+
+/* Daemon mode logs to log_file, or else to syslog. */
+static void
+reporter_log(const struct config *conf)
+{
+	if (conf->log_file[0] != '\0') {
+		if (log_to_file(conf->log_file) == -1)
+			fatal("log_file %s", conf->log_file);
+	} else
+		log_init(LOG_TO_SYSLOG, log_getverbose(), "lars-reporter");
 }
 
 /*
@@ -140,6 +148,7 @@ main(int argc, char *argv[], char *envp[])
 	const char *file = CONF_DEFAULT_PATH;
 	struct pidfh *pfh = NULL;
 	int ch, debug = 0, check = 0, verbose = 0, nerrors, ready = -1;
+	int upgrading;
 
 	setproctitle_init(argc, argv, envp);
 	while ((ch = getopt_long(argc, argv, "df:hnVv", reporter_longopts,
@@ -189,13 +198,20 @@ main(int argc, char *argv[], char *envp[])
 	if (geteuid() == 0 && reporter_conf->user[0] == '\0' && !debug)
 		fatalx("refusing to run as root: set [reporter] user in %s, "
 		    "or run in the foreground with -d", path);
-	if (!debug)
-		pfh = reporter_pidfile(reporter_conf);
 	log_procname("master");
+	upgrade_init(debug, verbose);
+	/* an upgrade: already detached, the pidfile inherited, and with
+	 * log_file so is the log: the old master's stderr */
+	if ((upgrading = upgrade_child_init()) && !debug &&
+	    reporter_conf->log_file[0] == '\0')
+		log_init(LOG_TO_SYSLOG, log_getverbose(), "lars-reporter");
+	if (!debug && !upgrading)
+		pfh = reporter_pidfile(reporter_conf);
 	master_init(reporter_conf, pfh, verbose);
-	if (!debug)
+	master->daemonized = !debug;
+	if (!debug && !upgrading)
 		ready = reporter_daemonize(reporter_conf, pfh);
-	if (reporter_conf->user[0] != '\0')
+	if (reporter_conf->user[0] != '\0' && geteuid() == 0)
 		reporter_drop(reporter_conf->user);
 	setproctitle("master");
 	master_run(ready);

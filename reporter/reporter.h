@@ -6,9 +6,11 @@
  * (conn.c), decodes and routes each report (dispatch.c) through the
  * consistent-hash ring (ring.c) into the record queue of one worker slot
  * (queue.c), and writes the queue into that worker's pipe.  proc.c forks,
- * reaps and respawns the workers.  Each worker (worker.c) coalesces the
+ * reaps and respawns the workers; upgrade.c hands the sockets to a new
+ * binary on SIGUSR2.  Each worker (worker.c) coalesces the
  * newest record per key (coalesce.c) and flushes batches to MySQL
- * (store.c), then acks the last sequence number it committed.
+ * (store.c), then acks the last sequence number it committed over the
+ * channel (channel.c).
  */
 #ifndef LARS_REPORTER_H
 #define LARS_REPORTER_H
@@ -70,6 +72,7 @@ struct config {
 	int		 idle_timeout;	/* seconds; 0: off */
 	struct cidr_list allow;		/* empty: everyone */
 	int		 frame_timeout;	/* seconds */
+	int		 close_timeout;	/* seconds a stop waits for agents */
 	char		*db_host;
 	int		 db_port;
 	char		*db_user;
@@ -155,14 +158,8 @@ queue_append(struct queue *q)
 	return rec;
 }
 
-/* worker <-> master channel: one fixed-size message per write */
-enum wmsg_type {
-	WMSG_READY = 1,		/* connected to MySQL */
-	WMSG_ACK,		/* committed every record through seq */
-	WMSG_STATS,		/* figures only: the refusal state changed */
-};
-
-/* A worker's figures since it started; they ride on every ack. */
+/* channel.c: a worker's acks to the master, with its figures since it
+ * started. */
 #define WSTATS_BUCKETS	10	/* flush durations: see metrics.c */
 #define WSTATS_ERRORS	8	/* distinct MySQL error codes kept */
 
@@ -183,14 +180,10 @@ struct wstats {
 	uint32_t	host;		/* of db_host, from 1; 0: none */
 };
 
-struct wmsg {
-	uint32_t	type;
-	uint32_t	slot;
-	uint64_t	seq;
-	struct wstats	st;
-};
-
-_Static_assert(sizeof(struct wmsg) <= PIPE_BUF, "one atomic write");
+struct slot;
+int		 channel_ack(int fd, uint64_t seq, const struct wstats *);
+int		 channel_stats(int fd, const struct wstats *);
+void		 channel_read(struct slot *);
 
 /* The master's state: master.c, listener.c, conn.c, dispatch.c, proc.c */
 enum ev_type {
@@ -201,6 +194,7 @@ enum ev_type {
 	EV_SIGNAL,
 	EV_METRICS_LISTEN,
 	EV_METRICS,		/* an HTTP client of /metrics */
+	EV_UPGRADE,		/* the new master's "ready" pipe */
 };
 
 struct evsrc {
@@ -235,7 +229,6 @@ struct slot {
 	int		 fails;		/* quick deaths in a row */
 	int		 never;		/* it last exited WORKER_EXIT_NEVER */
 	struct wstats	 last;		/* the worker's latest figures */
-	uint64_t	 replayed;	/* records re-sent to respawned workers */
 	size_t		 compact_at;	/* queue size of the next compaction */
 };
 
@@ -279,6 +272,7 @@ struct master {
 	int			 daemonized;
 	pid_t			 pid;
 	int			 epfd, sigfd, lfd, mfd;
+	int			 lfd_held;	/* the parent keeps lfd */
 	struct evsrc		 ev_listen, ev_sig, ev_metrics;
 	TAILQ_HEAD(, conn)	 conns;
 	TAILQ_HEAD(, conn)	 dead_conns;	/* freed after the event batch */
@@ -291,6 +285,8 @@ struct master {
 	int64_t			 quit_deadline;
 	uint32_t		 now_s;		/* time(NULL) of this event batch */
 	int64_t			 now_read_ms;	/* master_now_ms() of it */
+	int64_t			 close_deadline;	/* ms: agents' FIN */
+	int			 gens_closed;	/* stopping: pipes close */
 	uint8_t			*rbuf;		/* one read buffer for all */
 	size_t			 rbufsz;
 	struct stats		 stats;
@@ -304,20 +300,41 @@ void		 master_rewatch(int fd, uint32_t events, struct evsrc *);
 void		 master_init(struct config *, struct pidfh *, int verbose);
 void		 master_run(int ready) __attribute__((noreturn));
 void		 master_exit(int) __attribute__((noreturn));
+void		 master_notify(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 
 /* reload.c */
 void		 reload(void);
 
+/* upgrade.c */
+void		 upgrade_init(int debug, int verbose);
+int		 upgrade_busy(void);
+void		 upgrade_start(pid_t);
+void		 upgrade_abort(const char *);
+void		 upgrade_step(int64_t);
+void		 upgrade_event(void);
+int		 upgrade_reaped(pid_t, int);
+int		 upgrade_child_init(void);
+int		 upgrade_listen_fd(void);
+void		 upgrade_adopt(void);
+void		 upgrade_ready(void);
+void		 upgrade_atexit(void);
+
 /* listener.c */
 int		 listener_open(const char *ip, int port);
+int		 listener_take(const struct config *, int fd, int *held);
+void		 listener_name(int, char *, size_t);
+void		 listener_stop(void);
+void		 listener_adopt(int, const uint8_t *, size_t);
 void		 listener_accept(void);
 
 /* conn.c */
-void		 conn_new(int fd, const char *peer, struct peer *);
+struct conn	*conn_new(int fd, const char *peer, struct peer *);
+void		 conn_restore(struct conn *, const uint8_t *, size_t);
 void		 conn_warn(struct conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 int		 conn_read(struct conn *);
-void		 conn_read_all(struct conn *);
+void		 conn_half_close(struct conn *);
 void		 conn_close(struct conn *, const char *why);
 void		 conn_pause_all(int pause);
 void		 conn_sweep(int64_t now);
@@ -348,7 +365,6 @@ size_t		 proc_waiting(void);
 #define SLOT_FOREACH(s)							\
 	for ((s) = proc_slot_next(NULL); (s) != NULL; (s) = proc_slot_next(s))
 void		 proc_reap(void);
-void		 proc_read_acks(struct slot *);
 void		 proc_respawn_due(int64_t now);
 int64_t		 proc_next_respawn(void);
 

@@ -71,7 +71,7 @@ static void worker_orphan(struct worker *, int64_t);
 static int64_t worker_now_ms(void);
 static void worker_read(struct worker *);
 static void worker_flush(struct worker *);
-static void worker_tell(struct worker *, uint32_t);
+static void worker_tell(struct worker *, int);
 static int worker_timeout(const struct worker *, int64_t);
 static void worker_signals(void);
 
@@ -166,22 +166,15 @@ worker_read(struct worker *w)
 	memmove(w->buf, w->buf + n * sizeof(struct record), w->buflen);
 }
 
-/* WMSG_ACK: everything read is committed; WMSG_STATS: figures only. */
+/* ack: everything read is committed; else the figures alone. */
 static void
-worker_tell(struct worker *w, uint32_t type)
+worker_tell(struct worker *w, int ack)
 {
-	struct wmsg m;
-
-	memset(&m, 0, sizeof(m));
-	m.type = type;
-	m.slot = (uint32_t)w->slot;
-	m.seq = type == WMSG_ACK ? w->last_seq : 0;
-	m.st = w->stats;
-	if (write(w->afd, &m, sizeof(m)) != (ssize_t)sizeof(m))
-		log_warn("message %u (seq %llu) to the master", type,
-		    (unsigned long long)m.seq);
-	if (type == WMSG_ACK)
+	if (ack) {
+		(void)channel_ack(w->afd, w->last_seq, &w->stats);
 		w->unacked = 0;
+	} else
+		(void)channel_stats(w->afd, &w->stats);
 	w->told_since = w->stats.refusing_since;
 	w->told_code = w->stats.refusing_code;
 	w->told_host = w->stats.host;
@@ -215,7 +208,7 @@ worker_flush(struct worker *w)
 		if (w->stats.refusing_since != w->told_since ||
 		    w->stats.refusing_code != w->told_code ||
 		    w->stats.host != w->told_host)
-			worker_tell(w, WMSG_STATS);	/* for /metrics */
+			worker_tell(w, 0);	/* for /metrics */
 		if (w->backoff_ms == WORKER_BACKOFF_MIN_MS)
 			log_warnx("%zu rows held; retrying in %d ms", n,
 			    w->backoff_ms / 2 + jitter);
@@ -243,7 +236,7 @@ worker_flush(struct worker *w)
 	coalesce_clear(&w->held);
 	w->since_flush = 0;
 	w->flush_at = 0;
-	worker_tell(w, WMSG_ACK);
+	worker_tell(w, 1);
 }
 
 static int
@@ -321,7 +314,7 @@ worker_main(const struct config *conf, int slot, int rfd, int afd, int hold)
 	w->st = store_new(conf, &w->stats);
 	if (store_connect(w->st) == STORE_NEVER)
 		exit(WORKER_EXIT_NEVER);
-	worker_tell(w, WMSG_STATS);	/* where it writes, or why not */
+	worker_tell(w, 0);	/* where it writes, or why not */
 
 	for (;;) {
 		now = worker_now_ms();

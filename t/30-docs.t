@@ -7,7 +7,7 @@
 # in lars-reporter.conf(5), in its section, with its type, default and
 # range, and in its "Reloading" list, and back; the example configuration
 # shows every key with its default and passes -n; the init script, the
-# /etc/default file and the systemd unit agree on the paths and pass
+# /etc/default file and the systemd units agree on the paths and pass
 # sh -n and systemd-analyze verify (when there is one).
 #
 # No database and no daemon: this reads files and runs -h and -n.
@@ -414,7 +414,7 @@ my ($st, $out) = run('sh', '-n', $init);
 is($st, 0, "sh -n $init") or diag($out);
 like($is, qr/^### BEGIN INIT INFO\n(?:#.*\n)+### END INIT INFO$/m,
     "$init: LSB header");
-for my $a (qw(start stop restart reload force-reload status)) {
+for my $a (qw(start stop restart reload force-reload upgrade status)) {
 	like($is, qr/^\s*\Q$a\E\)/m, "$init: action $a");
 }
 unlike($is, qr/--exec|--name/, "$init: matches by pidfile only");
@@ -437,11 +437,15 @@ is($st, 0, 'sh -n contrib/default/lars-reporter') or diag($out);
 
 my $unit = 'contrib/systemd/lars-reporter.service';
 my $us = slurp($unit);
-like($us, qr/^Type=forking$/m, "$unit: Type=forking");
-like($us, qr/^PIDFile=\Q$pidfile\E$/m, "$unit: PIDFile=$pidfile");
+like($us, qr/^Type=notify$/m, "$unit: Type=notify");
+like($us, qr/^Requires=lars-reporter\.socket$/m, "$unit: the socket unit holds its socket");
+like($us, qr/--signal=SIGUSR2/, "$unit: says how to upgrade");
+my $sock = slurp('contrib/systemd/lars-reporter.socket');
+my ($lport) = $sock =~ /^ListenStream=(\d+)$/m;
+is($lport, $keys{port}{dflt}, 'lars-reporter.socket: ListenStream= is the default [reactor] port');
 like($us, qr/^ExecStartPre=\/usr\/local\/sbin\/lars-reporter -n -f \Q$conf_path\E$/m,
     "$unit: ExecStartPre checks the configuration");
-like($us, qr/^ExecStart=\/usr\/local\/sbin\/lars-reporter -f \Q$conf_path\E$/m,
+like($us, qr/^ExecStart=\/usr\/local\/sbin\/lars-reporter -d -f \Q$conf_path\E$/m,
     "$unit: ExecStart");
 like($us, qr/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m, "$unit: ExecReload");
 like($us, qr/^KillSignal=SIGTERM$/m, "$unit: KillSignal");
@@ -468,9 +472,11 @@ SKIP: {
 	open(my $fh, '>', "$tmp/lars-reporter.service") or die "$!\n";
 	print $fh $u;
 	close($fh);
+	system('cp', 'contrib/systemd/lars-reporter.socket', $tmp) == 0
+	    or die "cp\n";
 	local $ENV{MANPATH} = "$pre/man";
 	($st, $out) = run('systemd-analyze', 'verify',
-	    "$tmp/lars-reporter.service");
+	    "$tmp/lars-reporter.socket", "$tmp/lars-reporter.service");
 	ok($st == 0 && $out eq '', 'systemd-analyze verify: clean')
 	    or diag($out);
 }

@@ -51,6 +51,18 @@ client_peer(const struct addrinfo *ai, char *peer, size_t len)
 int
 client_connect(const char *host, const char *port, char *peer, size_t len)
 {
+	int fd;
+
+	if ((fd = client_try_connect(host, port, peer, len)) == -1)
+		err(1, "connect to %s", peer);
+	return fd;
+}
+
+/* The same, but a failed connect returns -1 with errno set. */
+int
+client_try_connect(const char *host, const char *port, char *peer,
+    size_t len)
+{
 	struct addrinfo hints, *res, *ai;
 	int e, fd = -1, saved = 0;
 
@@ -74,10 +86,8 @@ client_connect(const char *host, const char *port, char *peer, size_t len)
 		fd = -1;
 	}
 	freeaddrinfo(res);
-	if (fd == -1) {
+	if (fd == -1)
 		errno = saved;
-		err(1, "connect to %s", peer);
-	}
 	return fd;
 }
 

@@ -20,6 +20,14 @@
 #define CLIENT_DEFAULT_PORT	"7779"
 #define CLIENT_PEERLEN		80	/* "[v6 address]:port" */
 
+/* -e: what the load does when the reporter closes a connection. */
+enum load_close {
+	LOAD_CLOSE_FAIL,	/* no -e: exit 1 */
+	LOAD_CLOSE_ONCE,	/* the real agent: one reconnect at once */
+	LOAD_CLOSE_ALWAYS,
+	LOAD_CLOSE_NEVER,
+};
+
 /* What load_run() needs; lars-report.c fills it from the flags. */
 struct load_conf {
 	const char	*host;
@@ -33,9 +41,11 @@ struct load_conf {
 	uint32_t	 ts_base;	/* -t */
 	long long	 rate;		/* -R: messages/s; 0: unlimited */
 	const char	*out;		/* -o: expected table, or NULL */
+	enum load_close	 on_close;	/* -e */
 };
 
 int	 client_connect(const char *, const char *, char *, size_t);
+int	 client_try_connect(const char *, const char *, char *, size_t);
 size_t	 client_frame_bound(size_t);
 size_t	 client_frame_len(const Lars__ReportStatusReq *);
 size_t	 client_encode(uint8_t *, size_t, int32_t,

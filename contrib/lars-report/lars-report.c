@@ -24,9 +24,9 @@
 #include "client.h"
 #include "frame.h"
 
-#define OPTSTRING	"+:C:c:H:hi:k:LN:n:m:o:p:R:r:T:t:V"
+#define OPTSTRING	"+:C:c:e:H:hi:k:LN:n:m:o:p:R:r:T:t:V"
 #define SINGLE_FLAGS	"cCi"		/* only without -L */
-#define LOAD_FLAGS	"nNTrkRo"	/* only with -L */
+#define LOAD_FLAGS	"enNTrkRo"	/* only with -L */
 
 struct options {
 	int		 load;		/* -L */
@@ -71,7 +71,7 @@ usage(int status)
 	    "-c cmdid [-C caller] [-t ts] [-i msgid] result ...\n"
 	    "       lars-report -L [-H host] [-p port] [-n conns] "
 	    "[-N messages | -T seconds] [-r results] [-k keys] "
-	    "[-m modid_base] [-t ts_base] [-R rate] [-o file]\n");
+	    "[-m modid_base] [-t ts_base] [-R rate] [-o file] [-e mode]\n");
 	exit(status);
 }
 
@@ -124,6 +124,17 @@ opt_set(struct options *o, int ch, const char *arg)
 		o->cmdid = (int32_t)opt_num(ch, "cmdid", arg, INT32_MIN,
 		    INT32_MAX);
 		o->have_cmdid = 1;
+		break;
+	case 'e':
+		if (strcmp(arg, "once") == 0)
+			o->lc.on_close = LOAD_CLOSE_ONCE;
+		else if (strcmp(arg, "always") == 0)
+			o->lc.on_close = LOAD_CLOSE_ALWAYS;
+		else if (strcmp(arg, "never") == 0)
+			o->lc.on_close = LOAD_CLOSE_NEVER;
+		else
+			errx(1, "bad -e \"%s\": want once, always or never",
+			    arg);
 		break;
 	case 'H':
 		o->host = arg;

@@ -8,8 +8,19 @@
  * carries ts_base + k, so the last message placed in a buffer for a key is
  * the row the server must end up with.  A message counts as sent once it is
  * in a buffer, and every buffer is written out before exit; a server that
- * stops reading just makes poll(2) wait.  The expected table (-o) is kept
- * per key as messages are placed.
+ * stops reading just makes poll(2) wait.
+ *
+ * A message counts as sent once all of its bytes are written to the
+ * socket, and only then does it enter the expected table (-o), so that
+ * the table stays exact when the reporter closes a connection.  What the
+ * load does then is -e: without it, a closed connection fails the run;
+ * "once" behaves like the real agent (one reconnect at once, and if that
+ * fails, never again), "always" retries every LOAD_RETRY_MS, "never"
+ * gives the connection up.  A connection the reporter half-closed (end of
+ * file) gets the rest of its buffer written first: the reporter still
+ * reads until the agent closes.  Messages for a connection that is gone
+ * are generated as before and dropped, like the agent's reports, and
+ * counted as not sent.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -36,6 +47,7 @@
 #define LOAD_IP		0xC0A80001u	/* 192.168.0.1: a negative int32 */
 #define LOAD_PORT	8000
 #define LOAD_PORTS	50
+#define LOAD_RETRY_MS	100		/* -e always */
 
 /* The newest values sent for one key: its expected row. */
 struct load_key {
@@ -46,14 +58,26 @@ struct load_key {
 	uint8_t		 sent;
 };
 
+/* A message in a connection's buffer, until its last byte is written. */
+struct load_msg {
+	size_t		 end;		/* offset past its last byte */
+	int		 group;
+	uint32_t	 round;
+};
+
 struct load_conn {
-	int		 fd;
+	int		 fd;		/* -1: closed */
 	int		 id;
 	uint8_t		*buf;
 	size_t		 off;		/* written to the socket */
 	size_t		 len;		/* placed in the buffer */
+	struct load_msg	*msgs;		/* the messages of buf */
+	size_t		 nmsgs, done, msgcap;
 	int		 next;		/* group of the next message */
 	uint32_t	 round;
+	int		 eof;		/* the reporter closed: write the rest */
+	int		 dead;		/* closed for good */
+	int64_t		 retry_at;	/* ms: -e always, next connect */
 	char		 peer[CLIENT_PEERLEN];
 };
 
@@ -71,7 +95,10 @@ struct load {
 	int			 groups;
 	int			 turn;		/* first connection to refill */
 	int			 generating;	/* -N or -T not reached yet */
-	long long		 sent;		/* messages placed in buffers */
+	long long		 made;		/* messages generated */
+	long long		 sent;		/* messages written out */
+	long long		 unsent;	/* dropped: no connection */
+	long long		 reconnects, failed;
 	long long		 rows;		/* keys sent at least once */
 	struct timespec		 start;
 };
@@ -86,12 +113,21 @@ static void	 load_init(struct load *, const struct load_conf *);
 static void	 load_connect(struct load *);
 static double	 load_elapsed(const struct load *);
 static long long load_quota(struct load *);
-static void	 load_prepare(struct load *, const struct load_conn *);
-static void	 load_commit(struct load *, struct load_conn *);
+static void	 load_prepare(struct load *, int, uint32_t);
+static void	 load_place(struct load *, struct load_conn *, size_t);
+static void	 load_advance(struct load *, struct load_conn *);
+static void	 load_delivered(struct load *, struct load_conn *);
 static void	 load_fill(struct load *, struct load_conn *);
+static void	 load_drop(struct load *, struct load_conn *);
 static int	 load_timeout(const struct load *, int);
-static void	 load_flush(struct load_conn *);
+static void	 load_flush(struct load *, struct load_conn *);
+static void	 load_input(struct load *, struct load_conn *);
+static void	 load_lost(struct load *, struct load_conn *, const char *);
+static void	 load_ended(struct load *, struct load_conn *);
+static void	 load_reconnect(struct load *, struct load_conn *);
+static int64_t	 load_now_ms(void);
 static int	 load_step(struct load *);
+static int	 load_idle(const struct load *);
 static void	 load_close(struct load *);
 static void	 load_write(struct load *);
 static void	 load_free(struct load *);
@@ -115,6 +151,10 @@ load_run(const struct load_conf *conf)
 	    "%.3f s: %.0f records/s; expecting %lld rows\n", l.sent,
 	    l.sent * conf->results, conf->conns, secs,
 	    secs > 0 ? (double)(l.sent * conf->results) / secs : 0.0, l.rows);
+	if (conf->on_close != LOAD_CLOSE_FAIL)
+		printf("could not send %lld messages, %lld records; "
+		    "%lld reconnects, %lld failed\n", l.unsent,
+		    l.unsent * conf->results, l.reconnects, l.failed);
 	load_free(&l);
 	return 0;
 }
@@ -216,6 +256,15 @@ load_connect(struct load *l)
 	}
 }
 
+static int64_t
+load_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static double
 load_elapsed(const struct load *l)
 {
@@ -226,7 +275,7 @@ load_elapsed(const struct load *l)
 	    (double)(now.tv_nsec - l->start.tv_nsec) / 1e9;
 }
 
-/* How many messages may be placed now; ends generating at -N or -T. */
+/* How many messages may be made now; ends generating at -N or -T. */
 static long long
 load_quota(struct load *l)
 {
@@ -241,24 +290,23 @@ load_quota(struct load *l)
 		l->generating = 0;
 		return 0;
 	}
-	if (cf->seconds == 0 && (q = cf->messages - l->sent) <= 0) {
+	if (cf->seconds == 0 && (q = cf->messages - l->made) <= 0) {
 		l->generating = 0;
 		return 0;
 	}
 	if (cf->rate > 0) {
-		allowed = (long long)((double)cf->rate * el) + 1 - l->sent;
+		allowed = (long long)((double)cf->rate * el) + 1 - l->made;
 		if (allowed < q)
 			q = allowed;
 	}
 	return q > 0 ? q : 0;
 }
 
-/* Set the reused report to the next message of c. */
+/* Set the reused report to message (group, round). */
 static void
-load_prepare(struct load *l, const struct load_conn *c)
+load_prepare(struct load *l, int g, uint32_t k)
 {
-	uint32_t k = c->round, j;
-	int g = c->next;
+	uint32_t j;
 
 	l->req.modid = load_modid(l, g);
 	l->req.cmdid = load_cmdid(g);
@@ -271,30 +319,62 @@ load_prepare(struct load *l, const struct load_conn *c)
 	}
 }
 
-/* The prepared message is in c's buffer: remember it, move c on. */
+/* The next message of c is made: move c on to the one after. */
 static void
-load_commit(struct load *l, struct load_conn *c)
+load_advance(struct load *l, struct load_conn *c)
 {
-	struct load_key *key;
-	size_t j, r = l->req.n_results;
-
-	key = &l->keys[(size_t)c->next * r];
-	for (j = 0; j < r; j++) {
-		if (!key[j].sent) {
-			key[j].sent = 1;
-			l->rows++;
-		}
-		key[j].succ = l->res[j].succ;
-		key[j].err = l->res[j].err;
-		key[j].overload = l->res[j].overload != 0;
-		key[j].ts = l->req.ts;
-	}
-	if (++l->sent >= l->conf->messages && l->conf->seconds == 0)
+	if (++l->made >= l->conf->messages && l->conf->seconds == 0)
 		l->generating = 0;
 	c->next += l->conf->conns;
 	if (c->next >= l->groups) {
 		c->next = c->id;
 		c->round++;
+	}
+}
+
+/* The prepared message ends at offset end of c's buffer. */
+static void
+load_place(struct load *l, struct load_conn *c, size_t end)
+{
+	struct load_msg *m;
+
+	if (c->nmsgs == c->msgcap) {
+		c->msgcap = c->msgcap == 0 ? 64 : c->msgcap * 2;
+		if ((m = reallocarray(c->msgs, c->msgcap, sizeof(*m))) == NULL)
+			err(1, "reallocarray");
+		c->msgs = m;
+	}
+	m = &c->msgs[c->nmsgs++];
+	m->end = end;
+	m->group = c->next;
+	m->round = c->round;
+	load_advance(l, c);
+}
+
+/* Messages of c whose last byte is written enter the expected table. */
+static void
+load_delivered(struct load *l, struct load_conn *c)
+{
+	const struct load_msg *m;
+	struct load_key *key;
+	size_t j, r = l->req.n_results;
+
+	for (; c->done < c->nmsgs && c->msgs[c->done].end <= c->off;
+	    c->done++) {
+		m = &c->msgs[c->done];
+		load_prepare(l, m->group, m->round);
+		key = &l->keys[(size_t)m->group * r];
+		for (j = 0; j < r; j++) {
+			if (!key[j].sent) {
+				key[j].sent = 1;
+				l->rows++;
+			}
+			key[j].succ = l->res[j].succ;
+			key[j].err = l->res[j].err;
+			key[j].overload = l->res[j].overload != 0;
+			key[j].ts = l->req.ts;
+		}
+		l->sent++;
 	}
 }
 
@@ -306,95 +386,241 @@ load_fill(struct load *l, struct load_conn *c)
 	size_t n;
 
 	c->off = c->len = 0;
+	c->nmsgs = c->done = 0;
 	if (c->id >= l->groups)
 		return;
 	for (quota = load_quota(l); quota > 0; quota--) {
-		load_prepare(l, c);
+		load_prepare(l, c->next, c->round);
 		n = client_encode(c->buf + c->len, l->bufsize - c->len,
 		    FRAME_MSGID_REPORT, &l->req);
 		if (n == 0)
 			break;
 		c->len += n;
-		load_commit(l, c);
+		load_place(l, c, c->len);
 	}
 }
 
 /*
- * poll(2) waits for writable sockets only, unless a drained connection
- * waits for the rate limit: then until the next message may go or -T ends.
+ * c has no connection: the messages it would carry now are dropped, as
+ * the agent drops its reports; a buffer's worth at a time, paced by -R.
+ */
+static void
+load_drop(struct load *l, struct load_conn *c)
+{
+	long long quota = load_quota(l);
+	size_t n = l->bufsize / client_frame_bound(l->req.n_results);
+
+	if (c->id >= l->groups)
+		return;
+	for (; quota > 0 && n > 0; quota--, n--) {
+		load_advance(l, c);
+		l->unsent++;
+	}
+}
+
+/*
+ * poll(2) waits for the sockets, unless a connection waits for the rate
+ * limit or a reconnect: then until the next message may go or -T ends.
  */
 static int
 load_timeout(const struct load *l, int starved)
 {
 	const struct load_conf *cf = l->conf;
-	double el, wait;
+	double el, wait = -1;
+	int64_t now = load_now_ms(), at;
+	int i, ms = -1;
 
-	if (!starved || cf->rate == 0 || !l->generating)
-		return -1;
-	el = load_elapsed(l);
-	wait = (double)l->sent / (double)cf->rate - el;
-	if (cf->seconds > 0 && cf->seconds - el < wait)
-		wait = cf->seconds - el;
-	if (wait <= 0)
-		return 0;
-	return (int)ceil(wait * 1000);
+	if (starved && cf->rate > 0 && l->generating) {
+		el = load_elapsed(l);
+		wait = (double)l->made / (double)cf->rate - el;
+		if (cf->seconds > 0 && cf->seconds - el < wait)
+			wait = cf->seconds - el;
+		ms = wait <= 0 ? 0 : (int)ceil(wait * 1000);
+	}
+	for (i = 0; i < cf->conns; i++) {
+		if ((at = l->conns[i].retry_at) == 0)
+			continue;
+		at = at <= now ? 0 : at - now;
+		if (ms == -1 || at < ms)
+			ms = (int)at;
+	}
+	return ms;
+}
+
+/*
+ * The connection of c is gone (why): the messages of its buffer not yet
+ * written are not sent, and -e says what comes next.
+ */
+static void
+load_lost(struct load *l, struct load_conn *c, const char *why)
+{
+	if (l->conf->on_close == LOAD_CLOSE_FAIL)
+		errx(1, "%s (connection %d): %s", c->peer, c->id, why);
+	warnx("%s (connection %d): %s; %zu messages of its buffer not sent",
+	    c->peer, c->id, why, c->nmsgs - c->done);
+	l->unsent += (long long)(c->nmsgs - c->done);
+	c->off = c->len = 0;
+	c->nmsgs = c->done = 0;
+	close(c->fd);
+	c->fd = -1;
+	c->eof = 0;
+	load_reconnect(l, c);
+}
+
+/* The reporter's end of file reached c, and its buffer is written out. */
+static void
+load_ended(struct load *l, struct load_conn *c)
+{
+	if (shutdown(c->fd, SHUT_WR) == -1)
+		warn("shutdown %s (connection %d)", c->peer, c->id);
+	close(c->fd);
+	c->fd = -1;
+	c->eof = 0;
+	warnx("%s (connection %d): closed by the reporter (end of file), "
+	    "closed it too", c->peer, c->id);
+	load_reconnect(l, c);
+}
+
+/* -e: once or always connect again at once; never: give up. */
+static void
+load_reconnect(struct load *l, struct load_conn *c)
+{
+	enum load_close mode = l->conf->on_close;
+
+	c->retry_at = 0;
+	if (mode == LOAD_CLOSE_NEVER) {
+		c->dead = 1;
+		return;
+	}
+	l->reconnects++;
+	c->fd = client_try_connect(l->conf->host, l->conf->port, c->peer,
+	    sizeof(c->peer));
+	if (c->fd == -1) {
+		l->failed++;
+		warn("%s (connection %d): reconnect", c->peer, c->id);
+		if (mode == LOAD_CLOSE_ONCE) {
+			warnx("%s (connection %d): not trying again",
+			    c->peer, c->id);
+			c->dead = 1;
+		} else
+			c->retry_at = load_now_ms() + LOAD_RETRY_MS;
+		return;
+	}
+	if (fcntl(c->fd, F_SETFL, O_NONBLOCK) == -1)
+		err(1, "fcntl %s", c->peer);
+	warnx("%s (connection %d): reconnected", c->peer, c->id);
 }
 
 /* Write what the socket takes; the rest stays for the next POLLOUT. */
 static void
-load_flush(struct load_conn *c)
+load_flush(struct load *l, struct load_conn *c)
 {
+	char why[128];
 	ssize_t n;
 
 	n = send(c->fd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
-		err(1, "write to %s (connection %d)", c->peer, c->id);
+		snprintf(why, sizeof(why), "write: %s", strerror(errno));
+		load_lost(l, c, why);
+		return;
 	}
 	c->off += (size_t)n;
+	load_delivered(l, c);
+	if (c->eof && c->off == c->len)
+		load_ended(l, c);
+}
+
+/* The reporter never writes: input is its end of file, or an error. */
+static void
+load_input(struct load *l, struct load_conn *c)
+{
+	char buf[512], why[128];
+	ssize_t n;
+
+	while ((n = read(c->fd, buf, sizeof(buf))) > 0)
+		;
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == -1) {
+		snprintf(why, sizeof(why), "read: %s", strerror(errno));
+		load_lost(l, c, why);
+		return;
+	}
+	if (l->conf->on_close == LOAD_CLOSE_FAIL)
+		errx(1, "%s (connection %d): closed by the reporter",
+		    c->peer, c->id);
+	c->eof = 1;
+	if (c->off == c->len)
+		load_ended(l, c);
 }
 
 /*
  * Refill drained buffers, starting after the connection refilled last so
  * that a rate limit serves all of them in turn, then write.  Returns 0
- * when all is placed and written.
+ * when all is made and written.
  */
 static int
 load_step(struct load *l)
 {
 	struct load_conn *c;
 	int i, first, n = 0, starved = 0, timeout, conns = l->conf->conns;
+	int64_t now = load_now_ms();
 
 	for (i = 0, first = l->turn; i < conns; i++) {
 		c = &l->conns[(first + i) % conns];
-		if (c->off == c->len) {
+		if (c->fd == -1 && c->retry_at != 0 && now >= c->retry_at)
+			load_reconnect(l, c);
+		if (c->fd == -1) {
+			load_drop(l, c);
+			starved |= c->id < l->groups && l->conf->rate > 0;
+			continue;
+		}
+		if (c->off == c->len && !c->eof) {
 			load_fill(l, c);
 			if (c->len > 0)
 				l->turn = (c->id + 1) % conns;
 		}
-		if (c->off == c->len) {
-			starved |= c->id < l->groups;
-			continue;
-		}
 		l->pfd[n].fd = c->fd;
-		l->pfd[n].events = POLLOUT;
+		l->pfd[n].events = c->off < c->len ? POLLIN | POLLOUT : POLLIN;
 		l->pfd[n].revents = 0;
 		l->pconn[n++] = c->id;
+		if (c->off == c->len)
+			starved |= c->id < l->groups;
 	}
-	if (n == 0 && !l->generating)
+	if (!l->generating && load_idle(l))
 		return 0;
 	timeout = load_timeout(l, starved);
-	if (n == 0 && timeout == -1)
-		errx(1, "%s: nothing to wait for", __func__);
+	if (n == 0 && timeout == -1) {
+		/* no rate to pace the drops by, and nothing will reconnect */
+		warnx("every connection is gone for good; stopping");
+		return 0;
+	}
 	if (poll(l->pfd, (nfds_t)n, timeout) == -1) {
 		if (errno == EINTR)
 			return 1;
 		err(1, "poll");
 	}
-	for (i = 0; i < n; i++)
-		if (l->pfd[i].revents != 0)
-			load_flush(&l->conns[l->pconn[i]]);
+	for (i = 0; i < n; i++) {
+		c = &l->conns[l->pconn[i]];
+		if (l->pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+			load_input(l, c);
+		if (c->fd != -1 && (l->pfd[i].revents & POLLOUT))
+			load_flush(l, c);
+	}
+	return 1;
+}
+
+/* Nothing left to write on any connection. */
+static int
+load_idle(const struct load *l)
+{
+	int i;
+
+	for (i = 0; i < l->conf->conns; i++)
+		if (l->conns[i].fd != -1 && l->conns[i].off < l->conns[i].len)
+			return 0;
 	return 1;
 }
 
@@ -408,12 +634,18 @@ load_close(struct load *l)
 
 	for (i = 0; i < l->conf->conns; i++) {
 		c = &l->conns[i];
+		if (c->fd == -1)
+			continue;
 		len = sizeof(e);
 		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
 			err(1, "getsockopt %s", c->peer);
 		errno = e;
-		if (e != 0 || shutdown(c->fd, SHUT_WR) == -1)
-			err(1, "shutdown %s (connection %d)", c->peer, c->id);
+		if (e != 0 || shutdown(c->fd, SHUT_WR) == -1) {
+			if (l->conf->on_close == LOAD_CLOSE_FAIL)
+				err(1, "shutdown %s (connection %d)",
+				    c->peer, c->id);
+			warn("shutdown %s (connection %d)", c->peer, c->id);
+		}
 		close(c->fd);
 	}
 }
@@ -455,8 +687,10 @@ load_free(struct load *l)
 {
 	int i;
 
-	for (i = 0; i < l->conf->conns; i++)
+	for (i = 0; i < l->conf->conns; i++) {
 		free(l->conns[i].buf);
+		free(l->conns[i].msgs);
+	}
 	free(l->conns);
 	free(l->pfd);
 	free(l->pconn);

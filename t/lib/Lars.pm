@@ -59,7 +59,16 @@ package Lars;
 #			wait (20 s) until it logs "listening on ...:PORT" and
 #			the port accepts; dies with the log tail if not.  If
 #			a parallel test took the port, rewrites conf() with a
-#			new one and retries.  opt: wait => 0 returns at once.
+#			new one and retries.  opt: wait => 0 returns at once;
+#			bin => path runs that binary; listen => socket passes
+#			it as fd 3 with LISTEN_FDS=1 and LISTEN_PID, the way
+#			systemd's socket activation does.
+#   $t->hold_socket	a listening socket on 127.0.0.1:port(), made and
+#			kept by the test process: the parent that holds the
+#			address across restarts, as systemd's .socket does
+#   $t->upgraded($n)	after SIGUSR2: wait for the new master's "ready"
+#			(the $n-th upgrade of the test), reap the old one and
+#			follow the new one; returns (new pid, old status)
 #   $t->stop_reporter	SIGTERM, wait up to 30 s (then KILL the group and
 #			fail the automatic "stopped" check); returns the exit
 #			code (128 + signal if killed by a signal)
@@ -369,7 +378,7 @@ sub run_reporter {
 
 	for my $try (1 .. 5) {
 		my $off = -s $log // 0;
-		my $pid = $self->_spawn_reporter($log, @flags);
+		my $pid = $self->_spawn_reporter($log, $opt, @flags);
 		return $pid if defined $opt->{wait} && !$opt->{wait};
 
 		# Up when it says it listens and the port answers; a port that
@@ -404,10 +413,10 @@ sub run_reporter {
 }
 
 sub _spawn_reporter {
-	my ($self, $log, @flags) = @_;
-	my $pid = $self->spawn([$self->bin('lars-reporter'), '-d', @flags,
-	    '-f', $self->{conf_path}], stdout => ">>$log", stderr => 'stdout',
-	    group => 1);
+	my ($self, $log, $opt, @flags) = @_;
+	my $pid = $self->spawn([$opt->{bin} // $self->bin('lars-reporter'),
+	    '-d', @flags, '-f', $self->{conf_path}], stdout => ">>$log",
+	    stderr => 'stdout', group => 1, listen => $opt->{listen});
 	$self->{rpid} = $pid;
 	return $pid;
 }
@@ -416,7 +425,8 @@ sub _spawn_reporter {
 # file), stdout and stderr to files (">file" writes, ">>file" appends,
 # stderr => 'stdout' joins them), SIGPIPE at its default as in production;
 # group => 1 puts it in a process group of its own, checked for strays at
-# the end.
+# the end; listen => a listening socket passes it as fd 3 the way
+# sd_listen_fds(3) expects (LISTEN_FDS, LISTEN_PID).
 sub spawn {
 	my ($self, $cmd, %opt) = @_;
 	my $pid = fork // die "fork: $!";
@@ -430,6 +440,15 @@ sub spawn {
 		} else {
 			open STDERR, $opt{stderr} // '>/dev/null' or _exit(127);
 		}
+		if (my $ls = $opt{listen}) {
+			if (fileno($ls) == 3) {
+				fcntl($ls, POSIX::F_SETFD(), 0) // _exit(127);
+			} else {
+				POSIX::dup2(fileno($ls), 3) // _exit(127);
+			}
+			$ENV{LISTEN_FDS} = 1;
+			$ENV{LISTEN_PID} = $$;
+		}
 		no warnings q(exec);
 		exec @$cmd;
 		print STDERR "exec $cmd->[0]: $!\n";
@@ -440,6 +459,31 @@ sub spawn {
 		push @{ $self->{pgids} }, $pid;
 	}
 	return $pid;
+}
+
+sub hold_socket {
+	my ($self) = @_;
+	$self->conf unless $self->{conf_path};
+	my $s = IO::Socket::INET->new(Listen => 128, LocalAddr => '127.0.0.1',
+	    LocalPort => $self->{port}, Proto => 'tcp', ReuseAddr => 1)
+	    or die "hold_socket: bind 127.0.0.1:$self->{port}: $@";
+	$self->{held} = $s;
+	return $s;
+}
+
+sub upgraded {
+	my ($self, $n, $timeout) = @_;
+	my @ready;
+	$self->wait_for(sub {
+		@ready = $self->log =~ /upgrade: ready, serving as pid (\d+)/g;
+		@ready >= $n;
+	}, $timeout // 30) or return;
+	my $new = $ready[$n - 1];
+	my $old = $self->{rpid};
+	waitpid($old, 0);
+	my $st = _status($?);
+	$self->{rpid} = $new;
+	return ($new, $st);
 }
 
 sub _port_open {
