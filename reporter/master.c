@@ -298,7 +298,7 @@ static void
 master_quit_step(int64_t now)
 {
 	struct conn *c;
-	struct gen *g;
+	struct gen *g, *next;
 
 	if (master->gens_closed)
 		return;
@@ -310,8 +310,10 @@ master_quit_step(int64_t now)
 		    master->conf->close_timeout);
 	while ((c = TAILQ_FIRST(&master->conns)) != NULL)
 		conn_close(c, NULL);
-	TAILQ_FOREACH(g, &master->gens, entry)
+	for (g = TAILQ_FIRST(&master->gens); g != NULL; g = next) {
+		next = TAILQ_NEXT(g, entry);
 		proc_gen_close(g, 0);	/* drain_timeout bounds the stop */
+	}
 	master->gens_closed = 1;
 }
 

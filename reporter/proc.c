@@ -75,8 +75,17 @@ proc_gen_new(struct config *conf)
 void
 proc_gen_close(struct gen *g, int64_t deadline)
 {
+	int i;
+
 	g->closing = 1;
 	g->deadline = deadline;
+	/* a dead worker with nothing left to commit need not come back */
+	for (i = 0; i < g->nslots; i++)
+		if (g->slots[i].pid == -1 &&
+		    queue_waiting(&g->slots[i].q) == 0)
+			g->slots[i].respawn_at = 0;
+	if (proc_gen_done(g))
+		proc_gen_free(g);
 }
 
 /*

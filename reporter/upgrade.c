@@ -140,7 +140,7 @@ upgrade_unwatch(void)
 void
 upgrade_start(pid_t from)
 {
-	struct gen *g;
+	struct gen *g, *next;
 
 	log_info("SIGUSR2 from pid %ld: upgrading to %s", (long)from,
 	    up.exe);
@@ -158,8 +158,10 @@ upgrade_start(pid_t from)
 	    (int64_t)master->conf->drain_timeout * 1000;
 	upgrade_unwatch();
 	master_rewatch(master->lfd, 0, &master->ev_listen);
-	TAILQ_FOREACH(g, &master->gens, entry)
-		proc_gen_close(g, 0);
+	for (g = TAILQ_FIRST(&master->gens); g != NULL; g = next) {
+		next = TAILQ_NEXT(g, entry);
+		proc_gen_close(g, 0);	/* may free it */
+	}
 	setproctitle("master (upgrading)");
 	log_info("upgrade: not reading agents; %zu records to commit first",
 	    proc_waiting());
