@@ -40,7 +40,8 @@ sub mode {
 	    . 'MODIFY succ_cnt MEDIUMINT NOT NULL');
 	$t->conf('mysql.upsert' => $mode, 'reporter.db_thread_cnt' => 3);
 	$t->run_reporter;
-	ok($t->wait_for(sub { (() = $t->log =~ /connected to MySQL [^\n]*; upsert \Q$says\E\n/g) == 3 }, 20),
+	my $re = qr/connected to MySQL [^\n]*; upsert \Q$says\E\n/;
+	ok($t->wait_for(sub { (() = $t->log =~ /$re/g) == 3 }, 20),
 	    "$mode: each of 3 workers says at connect: upsert $says");
 
 	my $load = $t->start_load('-n', 4, '-T', 4, '-R', 2000, '-r', 10,
