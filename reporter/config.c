@@ -46,6 +46,8 @@ struct cfg_key {
 
 static const char *const cfg_ssl_modes[] = { "DISABLED", "PREFERRED",
     "REQUIRED", "VERIFY_IDENTITY", NULL };
+static const char *const cfg_upsert_modes[] = { "auto", "bulk", "text",
+    NULL };
 
 #define C(f) offsetof(struct config, f)
 
@@ -70,6 +72,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "mysql", "ssl_key", CFG_PATH, C(ssl_key), "", 0, 0, NULL },
 	{ "mysql", "ssl_mode", CFG_ENUM, C(ssl_mode), "DISABLED", 0, 0,
 	    cfg_ssl_modes },
+	{ "mysql", "upsert", CFG_ENUM, C(upsert), "auto", 0, 0,
+	    cfg_upsert_modes },
 	{ "reactor", "allow", CFG_CIDRS, C(allow), NULL, 0, 0, NULL },
 	{ "reactor", "close_timeout", CFG_INT, C(close_timeout), "5",
 	    0, 3600, NULL },

@@ -61,6 +61,13 @@ enum ssl_mode {
 	SSL_MODE_VERIFY_IDENTITY,
 };
 
+/* [mysql] upsert: how a worker sends its rows (store.c). */
+enum upsert_mode {
+	UPSERT_MODE_AUTO,	/* bulk where the server offers it */
+	UPSERT_MODE_BULK,	/* MariaDB's array binding */
+	UPSERT_MODE_TEXT,	/* multi-row text statements */
+};
+
 struct config {
 	char		*path;
 	char		*listen_ip;	/* [reactor] ip */
@@ -86,6 +93,7 @@ struct config {
 						   earlier hosts */
 	char		*ssl_ca, *ssl_cert, *ssl_key;	/* empty: none */
 	int		 ssl_mode;	/* enum ssl_mode */
+	int		 upsert;	/* enum upsert_mode */
 	int		 workers;	/* [reporter] db_thread_cnt */
 	int		 verbose;	/* [reporter] log_verbose, added to -v */
 	int		 drain_timeout;	/* seconds for a stop to commit all */

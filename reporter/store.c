@@ -34,6 +34,16 @@
  * A worker's first connect that fails for good (credentials, database,
  * TLS, no table) is STORE_NEVER: the master respawns it slowly.
  *
+ * The rows go as multi-row text statements, or, where the server offers
+ * MariaDB's bulk execution (chosen at connect, or forced by [mysql]
+ * upsert), as one prepared one-row statement executed with array binding
+ * (STMT_ATTR_ARRAY_SIZE) over the same rows: store_upsert_text() and
+ * store_upsert_bulk() send rows [lo, hi) in the same statements of at
+ * most stmt_rows rows, a statement never mixing the two tails, and
+ * store_upsert() commits them once; everything above (retries, the
+ * halving, the classes) is the same for both.  MySQL and TiDB have no
+ * bulk execution: they get text.
+ *
  * The key columns may be signed int(11) (the seed's schema) or int(11)
  * unsigned (the original project's later one): the connect reads the
  * column types and the values are written as the int32 the agent sent or
@@ -62,8 +72,14 @@
 
 #define STORE_TABLE		"ServerCallStatus"
 #define STORE_ROW_MAX		128	/* bytes of one "(...)," at most */
+#define STORE_MARKS		"(?,?,?,?,?,?,?,?,?)"
 
 enum { COL_MODID, COL_CMDID, COL_IP, COL_PORT, COL_CALLER, COL_NKEY };
+
+/* The bulk statement's integer columns: the key, succ, err, ts; then
+ * overload, a string. */
+enum { BCOL_SUCC = COL_NKEY, BCOL_ERR, BCOL_TS, BCOL_NINT };
+#define BCOL_N		(BCOL_NINT + 1)
 
 static const char *store_key_cols[COL_NKEY] = {
 	"modid", "cmdid", "ip", "port", "caller"
@@ -129,6 +145,11 @@ struct store {
 	char			 tail[2][UPSERT_TAIL_MAX];
 	size_t			 taillen[2];
 	char			 where[300];	/* the host, for log lines */
+	int			 bulk;		/* this connection: array binding */
+	MYSQL_STMT		*stmt[2];	/* by tail; prepared on first use */
+	int32_t			*col[BCOL_NINT];	/* stmt_rows values each */
+	const char		**ovp;		/* overload: "0" or "1" */
+	unsigned long		*ovlen;
 	time_t			 refusing_since;	/* 0: accepting */
 	unsigned int		 refusing_code;
 };
@@ -151,6 +172,18 @@ static void store_failback(struct store *);
 static void store_disconnect(struct store *);
 static void store_refusing(struct store *, unsigned int, const char *);
 static void store_accepting(struct store *);
+static enum store_class store_fail(struct store *, const char *,
+    unsigned int, const char *);
+static int store_use_bulk(struct store *);
+static void store_stmt_close(struct store *);
+static void store_bulk_alloc(struct store *);
+static enum store_class store_prepare(struct store *, int, MYSQL_STMT **);
+static int store_execute(struct store *, MYSQL_STMT *, size_t);
+static void store_log_row(const struct centry *);
+static enum store_class store_upsert_text(struct store *, struct coalesce *,
+    size_t, size_t);
+static enum store_class store_upsert_bulk(struct store *, struct coalesce *,
+    size_t, size_t);
 static enum store_class store_upsert(struct store *, struct coalesce *,
     size_t, size_t);
 static enum store_class store_rollback(struct store *, enum store_class);
@@ -180,17 +213,39 @@ store_new(const struct config *conf, struct wstats *stats)
 	    (size_t)conf->batch_rows * STORE_ROW_MAX;
 	if ((st->sql = malloc(st->sqlcap)) == NULL)
 		fatal("%s: malloc", __func__);
+	if (conf->upsert != UPSERT_MODE_TEXT)
+		store_bulk_alloc(st);
 	dbconn_where(conf, 0, st->where, sizeof(st->where));
 	if (mysql_library_init(0, NULL, NULL) != 0)
 		fatalx("%s: mysql_library_init failed", __func__);
 	return st;
 }
 
+/* The bound arrays, batch_rows values each (stmt_rows never exceeds it). */
+static void
+store_bulk_alloc(struct store *st)
+{
+	size_t n = (size_t)st->conf->batch_rows;
+	int i;
+
+	for (i = 0; i < BCOL_NINT; i++)
+		if ((st->col[i] = calloc(n, sizeof(int32_t))) == NULL)
+			fatal("%s: calloc", __func__);
+	if ((st->ovp = calloc(n, sizeof(*st->ovp))) == NULL ||
+	    (st->ovlen = calloc(n, sizeof(*st->ovlen))) == NULL)
+		fatal("%s: calloc", __func__);
+}
+
 void
 store_free(struct store *st)
 {
-	if (st->my != NULL)
-		mysql_close(st->my);
+	int i;
+
+	store_disconnect(st);
+	for (i = 0; i < BCOL_NINT; i++)
+		free(st->col[i]);
+	free(st->ovp);
+	free(st->ovlen);
 	free(st->sql);
 	free(st);
 	mysql_library_end();
@@ -265,10 +320,17 @@ store_seterr(struct store *st, unsigned int e, const char *fmt, ...)
 static enum store_class
 store_error(struct store *st, const char *what)
 {
-	unsigned int e = mysql_errno(st->my);
+	return store_fail(st, what, mysql_errno(st->my), mysql_error(st->my));
+}
+
+/* store_error() for error e with its text: a statement's, say. */
+static enum store_class
+store_fail(struct store *st, const char *what, unsigned int e,
+    const char *text)
+{
 	enum store_class cl = store_classify(e);
 
-	store_seterr(st, e, "MySQL error %u: %s", e, mysql_error(st->my));
+	store_seterr(st, e, "MySQL error %u: %s", e, text);
 	if ((cl == CLASS_ROW && st->isolating) ||
 	    (cl == CLASS_REFUSED && st->refusing_since != 0))
 		log_debug("%s: %s: %s", st->where, what, st->lasterr);
@@ -279,9 +341,23 @@ store_error(struct store *st, const char *what)
 	return cl;
 }
 
+/* The prepared statements belong to the connection: closed before it. */
+static void
+store_stmt_close(struct store *st)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (st->stmt[i] != NULL)
+			mysql_stmt_close(st->stmt[i]);
+		st->stmt[i] = NULL;
+	}
+}
+
 static void
 store_disconnect(struct store *st)
 {
+	store_stmt_close(st);
 	if (st->my != NULL)
 		mysql_close(st->my);
 	st->my = NULL;
@@ -399,8 +475,13 @@ store_connect_host(struct store *st, int i)
 		st->stmt_rows = rows;
 		return st->ever ? CLASS_REFUSED : cl;
 	}
-	if (old != NULL)
+	if (old != NULL) {
+		st->my = old;
+		store_stmt_close(st);
 		mysql_close(old);
+		st->my = my;
+	}
+	st->bulk = store_use_bulk(st);
 	st->host = i;
 	st->ever = 1;
 	st->committed = 0;
@@ -410,13 +491,37 @@ store_connect_host(struct store *st, int i)
 		st->failback_at = store_now_ms() +
 		    (int64_t)st->conf->db_failback_interval * 1000;
 	log_info("connected to MySQL %s (host %d of %d), server %s, %s; "
-	    "ip %s, port %s, caller %s", st->where, i + 1, st->nhosts,
-	    mysql_get_server_info(st->my), dbconn_tls(st->my, tls,
+	    "ip %s, port %s, caller %s; upsert %s", st->where, i + 1,
+	    st->nhosts, mysql_get_server_info(st->my), dbconn_tls(st->my, tls,
 	    sizeof(tls)),
 	    st->key_unsigned[COL_IP] ? "unsigned" : "signed",
 	    st->key_unsigned[COL_PORT] ? "unsigned" : "signed",
-	    st->key_unsigned[COL_CALLER] ? "unsigned" : "signed");
+	    st->key_unsigned[COL_CALLER] ? "unsigned" : "signed",
+	    st->bulk ? "bulk (array binding)" : "text (multi-row statements)");
 	return CLASS_OK;
+}
+
+/*
+ * Array binding where the server offers bulk execution (MariaDB 10.2 on;
+ * not MySQL, not TiDB), unless [mysql] upsert says text.  Forced to bulk
+ * on a server without it, the worker says so and sends text: the client
+ * library would refuse every bulk execution.
+ */
+static int
+store_use_bulk(struct store *st)
+{
+	unsigned long caps = 0;
+	int has;
+
+	if (st->conf->upsert == UPSERT_MODE_TEXT)
+		return 0;
+	has = mariadb_get_infov(st->my,
+	    MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES, &caps) == 0 &&
+	    (caps & (MARIADB_CLIENT_STMT_BULK_OPERATIONS >> 32)) != 0;
+	if (!has && st->conf->upsert == UPSERT_MODE_BULK)
+		log_warnx("%s: upsert = bulk, but the server offers no bulk "
+		    "execution: sending text statements", st->where);
+	return has;
 }
 
 /*
@@ -538,9 +643,19 @@ store_put_row(struct store *st, char *p, const struct centry *e)
 	return p;
 }
 
-/* Rows [lo, hi) of the sorted table as statements and one commit. */
+static void
+store_log_row(const struct centry *e)
+{
+	if (log_getverbose() >= 2)
+		log_debug("row modid=%d cmdid=%d ip=%d port=%d caller=%d "
+		    "ts=%u", e->modid, e->cmdid, e->ip, e->port, e->caller,
+		    e->ts);
+}
+
+/* Rows [lo, hi) of the sorted table as multi-row text statements. */
 static enum store_class
-store_upsert(struct store *st, struct coalesce *c, size_t lo, size_t hi)
+store_upsert_text(struct store *st, struct coalesce *c, size_t lo,
+    size_t hi)
 {
 	const struct centry *e;
 	size_t i, rows;
@@ -559,18 +674,123 @@ store_upsert(struct store *st, struct coalesce *c, size_t lo, size_t hi)
 			if (rows > 0)
 				*p++ = ',';
 			p = store_put_row(st, p, e);
-			if (log_getverbose() >= 2)
-				log_debug("row modid=%d cmdid=%d ip=%d "
-				    "port=%d caller=%d ts=%u", e->modid,
-				    e->cmdid, e->ip, e->port, e->caller,
-				    e->ts);
+			store_log_row(e);
 		}
 		memcpy(p, st->tail[older], st->taillen[older]);
 		p += st->taillen[older];
 		if (mysql_real_query(st->my, st->sql,
 		    (unsigned long)(p - st->sql)) != 0)
-			return store_rollback(st, store_error(st, "upsert"));
+			return store_error(st, "upsert");
 	}
+	return CLASS_OK;
+}
+
+/*
+ * The one-row upsert with tail `older', prepared on this connection once,
+ * its parameters bound to the column arrays: the key columns unsigned
+ * where the table's are, ts unsigned (store_execute()).
+ */
+static enum store_class
+store_prepare(struct store *st, int older, MYSQL_STMT **stp)
+{
+	char sql[sizeof(store_head) + sizeof(STORE_MARKS) + UPSERT_TAIL_MAX];
+	enum store_class cl;
+	MYSQL_STMT *stmt;
+	int n;
+
+	if ((*stp = st->stmt[older]) != NULL)
+		return CLASS_OK;
+	n = snprintf(sql, sizeof(sql), "%s%s%s", store_head, STORE_MARKS,
+	    st->tail[older]);
+	if ((stmt = mysql_stmt_init(st->my)) == NULL)
+		fatalx("%s: mysql_stmt_init: out of memory", __func__);
+	if (mysql_stmt_prepare(stmt, sql, (unsigned long)n) != 0) {
+		cl = store_fail(st, "prepare the upsert",
+		    mysql_stmt_errno(stmt), mysql_stmt_error(stmt));
+		mysql_stmt_close(stmt);
+		return cl;
+	}
+	*stp = st->stmt[older] = stmt;
+	return CLASS_OK;
+}
+
+/* Bind the arrays for `rows' rows and execute them as one bulk. */
+static int
+store_execute(struct store *st, MYSQL_STMT *stmt, size_t rows)
+{
+	MYSQL_BIND b[BCOL_N];
+	unsigned int size = (unsigned int)rows;
+	int i;
+
+	memset(b, 0, sizeof(b));
+	for (i = 0; i < BCOL_NINT; i++) {
+		b[i].buffer_type = MYSQL_TYPE_LONG;
+		b[i].buffer = st->col[i];
+		b[i].is_unsigned = i == BCOL_TS ||
+		    (i < COL_NKEY && st->key_unsigned[i]);
+	}
+	b[BCOL_NINT].buffer_type = MYSQL_TYPE_STRING;
+	b[BCOL_NINT].buffer = st->ovp;
+	b[BCOL_NINT].length = st->ovlen;
+	if (mysql_stmt_attr_set(stmt, STMT_ATTR_ARRAY_SIZE, &size) != 0 ||
+	    mysql_stmt_bind_param(stmt, b) != 0 ||
+	    mysql_stmt_execute(stmt) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Rows [lo, hi) as bulk executions of the prepared one-row upsert: the
+ * same rows in the same statements as store_upsert_text() would send.
+ */
+static enum store_class
+store_upsert_bulk(struct store *st, struct coalesce *c, size_t lo,
+    size_t hi)
+{
+	static const char *ov[2] = { "0", "1" };
+	const struct centry *e;
+	enum store_class cl;
+	MYSQL_STMT *stmt;
+	size_t i, rows;
+	int older;
+
+	for (i = lo; i < hi; i += rows) {
+		older = coalesce_entry(c, i)->older;
+		if ((cl = store_prepare(st, older, &stmt)) != CLASS_OK)
+			return cl;
+		for (rows = 0; rows < st->stmt_rows && i + rows < hi; rows++) {
+			e = coalesce_entry(c, i + rows);
+			if (e->older != older)
+				break;	/* it needs the other statement */
+			st->col[COL_MODID][rows] = e->modid;
+			st->col[COL_CMDID][rows] = e->cmdid;
+			st->col[COL_IP][rows] = e->ip;
+			st->col[COL_PORT][rows] = e->port;
+			st->col[COL_CALLER][rows] = e->caller;
+			st->col[BCOL_SUCC][rows] = e->succ;
+			st->col[BCOL_ERR][rows] = e->err;
+			st->col[BCOL_TS][rows] = (int32_t)e->ts;
+			st->ovp[rows] = ov[e->overload != 0];
+			st->ovlen[rows] = 1;
+			store_log_row(e);
+		}
+		if (store_execute(st, stmt, rows) != 0)
+			return store_fail(st, "upsert", mysql_stmt_errno(stmt),
+			    mysql_stmt_error(stmt));
+	}
+	return CLASS_OK;
+}
+
+/* Rows [lo, hi) of the sorted table as statements and one commit. */
+static enum store_class
+store_upsert(struct store *st, struct coalesce *c, size_t lo, size_t hi)
+{
+	enum store_class cl;
+
+	cl = st->bulk ? store_upsert_bulk(st, c, lo, hi) :
+	    store_upsert_text(st, c, lo, hi);
+	if (cl != CLASS_OK)
+		return store_rollback(st, cl);
 	if (mysql_commit(st->my) != 0)
 		return store_rollback(st, store_error(st, "commit"));
 	return CLASS_OK;
