@@ -14,7 +14,7 @@ use Test::More;
 use Lars;
 
 my $t = Lars->new;
-# About 40000 rows fit: the load fills it some 3 s after it starts.
+# About 40000 rows fit: the load fills it some 7 s after it starts.
 $t->sql('SET SESSION max_heap_table_size = 4194304; '
     . 'ALTER TABLE lars_dns.ServerCallStatus ENGINE=MEMORY');
 $t->refusal_under_load(code => 1114, why => qr/1114|is full/, hold => 10,

@@ -47,7 +47,7 @@ sub on_node {
 
 $t->run_reporter;
 on_node(1, 'start');
-my $load = $t->unique_load(rate => 500, seconds => 40);
+my $load = $t->unique_load(rate => 300, seconds => 40);
 sleep 4;
 
 $g->kill(1);

@@ -753,14 +753,14 @@ sub zero_loss {
 }
 
 # A load in which every key is written once: one connection, $o{rate}
-# reports a second (default 1200) of 10 results for $o{seconds} (12),
+# reports a second (default 600) of 10 results for $o{seconds} (12),
 # modids from $o{modid} (100); the expected table goes to
 # DIR/expected.tsv.  Returns the pid, as start_load.
 sub unique_load {
 	my ($self, %o) = @_;
-	my $n = ($o{rate} // 1200) * ($o{seconds} // 12);
+	my $n = ($o{rate} // 600) * ($o{seconds} // 12);
 	# one connection: with more, a fast one starts its second round
-	return $self->start_load('-n', 1, '-N', $n, '-R', $o{rate} // 1200,
+	return $self->start_load('-n', 1, '-N', $n, '-R', $o{rate} // 600,
 	    '-r', 10, '-k', $n * 10, '-m', $o{modid} // 100,
 	    '-o', "$self->{dir}/expected.tsv");
 }
