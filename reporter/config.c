@@ -415,14 +415,14 @@ int
 db_hosts_parse(const char *list, int dflt_port, struct db_host *v,
     const char **errstr)
 {
-	char *copy, *tok, *save = NULL;
+	char *copy, *rest, *tok;
 	int n = 0, bad = 0;
 
 	*errstr = NULL;
-	if ((copy = strdup(list)) == NULL)
+	if ((copy = rest = strdup(list)) == NULL)
 		fatal("%s: strdup", __func__);
-	for (tok = strtok_r(copy, ",", &save); tok != NULL && !bad;
-	    tok = strtok_r(NULL, ",", &save)) {
+	/* strsep(3), not strtok(3): "a,,b" has an empty host */
+	while (!bad && (tok = strsep(&rest, ",")) != NULL) {
 		if (n == DB_HOSTS_MAX) {
 			*errstr = "more than " DB_HOSTS_MAX_STR " hosts";
 			bad = 1;
@@ -433,10 +433,6 @@ db_hosts_parse(const char *list, int dflt_port, struct db_host *v,
 			n++;
 	}
 	free(copy);
-	if (!bad && n == 0) {
-		*errstr = "no host";
-		bad = 1;
-	}
 	return bad ? -1 : n;
 }
 

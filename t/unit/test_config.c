@@ -129,6 +129,36 @@ main(void)
 	}
 	config_free(c);
 
+	/* db_host: the list Connector/C accepts, each host with its port */
+	{
+		struct db_host h[DB_HOSTS_MAX];
+		const char *err;
+		static const char *bad[] = { "", "a,,b", "a:0", "a:70000",
+		    "a:x", "[::1", "[::1]x", "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q",
+		    NULL };
+
+		ok(db_hosts_parse("db1, db2:3307 ,[::1]:3308,fe80::1", 3306, h,
+		    &err) == 4, "four hosts in a db_host list");
+		ok(strcmp(h[0].name, "db1") == 0 && h[0].port == 3306 &&
+		    strcmp(h[1].name, "db2") == 0 && h[1].port == 3307,
+		    "a host without a port takes db_port, one with keeps it");
+		ok(strcmp(h[2].name, "::1") == 0 && h[2].port == 3308 &&
+		    strcmp(h[3].name, "fe80::1") == 0 && h[3].port == 3306,
+		    "[v6]:port, and a bare IPv6 address without a port");
+		for (i = 0; bad[i] != NULL; i++)
+			ok(db_hosts_parse(bad[i], 3306, h, &err) == -1 &&
+			    err != NULL, "db_host \"%s\" is refused: %s", bad[i],
+			    err != NULL ? err : "(no reason)");
+	}
+	c = load("[mysql]\ndb_host = a:1, b:99999\n", &nerr);
+	ok(c == NULL && nerr == 1, "a bad db_host is a file:line error");
+	c = load("[mysql]\nssl_mode = verify_identity\n", &nerr);
+	ok(c != NULL && c->ssl_mode == SSL_MODE_VERIFY_IDENTITY,
+	    "ssl_mode is read without regard to case");
+	config_free(c);
+	c = load("[mysql]\nssl_mode = VERIFY_CA\n", &nerr);
+	ok(c == NULL && nerr == 1, "an ssl_mode that is not offered is an error");
+
 	unlink(path);
 	c = config_load(path, &nerr);
 	ok(c == NULL && nerr == 1, "a missing file is an error");
