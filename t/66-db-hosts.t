@@ -5,7 +5,7 @@
 # on B; A takes writes again, and every worker moves back to A within
 # db_failback_interval.  All under a load in which every key is written
 # once: the rows of A and B together are exactly the expected table, and
-# nothing is dropped.
+# nothing is dropped; lars-status reads the host the workers write to.
 
 use strict;
 use warnings;
@@ -49,6 +49,13 @@ like($t->sql('SELECT @@GLOBAL.read_only'), qr/^1$/m, 'A is read-only');
 sleep 4;
 is(hosts(), '2,2,2', 'A is read-only: the workers stay on B');
 unlike($t->log, qr/moved from MySQL/, 'no move yet');
+# lars-status reads where the workers write: B, not the empty read-only A
+my $r = $t->run([$t->bin('lars-status'), '-r', '-f', $t->dir . '/reporter.conf']);
+my $shown = () = $r->{out} =~ /^\d+\t/mg;
+is($t->sql('SELECT COUNT(*) FROM lars_dns.ServerCallStatus'), "0\n",
+    'A holds no row yet');
+cmp_ok($shown, '>', 0, "lars-status reads B, the host written to ($shown rows)")
+    or diag($r->{err});
 
 $t->sql('SET GLOBAL read_only = 0');
 my $t0 = time;

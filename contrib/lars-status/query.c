@@ -3,8 +3,8 @@
  * ServerCallStatus; the only file of lars-status that includes mysql.h.
  *
  * query_connect() connects as the daemon does (dbconn.c: the db_host list
- * or db_socket, the timeouts, TLS), to the first host that answers, and
- * reads the types of the ip, port and caller columns: the seed's schema
+ * or db_socket, the timeouts, TLS), to the host the workers would write
+ * to, else to the first that answers, and reads the types of the ip, port and caller columns: the seed's schema
  * has them signed int(11), the original project's later one unsigned.
  * Rows are read back as the agent's 32-bit patterns either way, and the
  * caller filter is written in the column's own representation.
@@ -108,21 +108,33 @@ query_failed(struct query *q, const char *what)
 	return -1;
 }
 
-/* The first host of db_host that answers; lars-status only reads. */
+/*
+ * The host the workers write to, as they choose it (dbconn_writable():
+ * the freshest table, and not a Galera node outside the primary component,
+ * which refuses reads too); failing that, the first host that answers,
+ * a read-only replica say.
+ */
 int
 query_connect(struct query *q)
 {
 	struct dbconn_err err;
-	int i, n = dbconn_nhosts(q->conf);
+	int i, pass, n = dbconn_nhosts(q->conf);
 
 	if (q->my != NULL)
 		return 0;
-	for (i = 0; i < n; i++) {
-		dbconn_where(q->conf, i, q->where, sizeof(q->where));
-		if ((q->my = dbconn_open(q->conf, i, &err)) != NULL)
-			return query_schema(q);
-		query_seterr(q, "%s", err.text);
-	}
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < n; i++) {
+			dbconn_where(q->conf, i, q->where, sizeof(q->where));
+			if ((q->my = dbconn_open(q->conf, i, &err)) == NULL) {
+				query_seterr(q, "%s", err.text);
+				continue;
+			}
+			if (pass == 1 || dbconn_writable(q->my, &err) == 1)
+				return query_schema(q);
+			query_seterr(q, "%s", err.text);
+			mysql_close(q->my);
+			q->my = NULL;
+		}
 	return -1;
 }
 
