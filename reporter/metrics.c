@@ -227,6 +227,8 @@ metrics_refusing(struct mbuf *b)
 	const struct wstats *w;
 	int i;
 
+	if (master->gen == NULL)	/* stopping: the last one is gone */
+		return;
 	metrics_family(b, "mysql_host", "gauge", "The db_host entry the "
 	    "worker is connected to, from 1; 0: none.");
 	for (i = 0; i < master->gen->nslots; i++)
