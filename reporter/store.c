@@ -136,6 +136,7 @@ struct store {
 	int			 ever;		/* connected once */
 	int			 committed;	/* on this connection */
 	int64_t			 failback_at;	/* ms: look at earlier hosts */
+	int			 failback_mult;	/* of db_failback_interval */
 	int			 key_unsigned[COL_NKEY];
 	char			*sql;
 	size_t			 sqlcap;
@@ -487,6 +488,7 @@ store_connect_host(struct store *st, int i)
 	st->committed = 0;
 	st->stats->connects++;
 	st->stats->host = (uint32_t)i + 1;
+	st->failback_mult = 1;
 	if (i > 0)
 		st->failback_at = store_now_ms() +
 		    (int64_t)st->conf->db_failback_interval * 1000;
@@ -615,7 +617,15 @@ store_failback(struct store *st)
 		return;
 	}
 	strlcpy(st->where, from, sizeof(st->where));
-	st->failback_at = now + (int64_t)st->conf->db_failback_interval * 1000;
+	/* a host that does not answer costs up to a connect timeout each
+	 * look, the worker waiting: then look less often, up to 16
+	 * intervals; a quick refusal (read-only, not Primary) costs little */
+	if (store_now_ms() - now < 1000)
+		st->failback_mult = 1;
+	else if (st->failback_mult < 16)
+		st->failback_mult *= 2;
+	st->failback_at = store_now_ms() + (int64_t)st->failback_mult *
+	    st->conf->db_failback_interval * 1000;
 }
 
 static char *
