@@ -67,9 +67,9 @@ main(void)
 		coalesce_put(&c, &r);
 	}
 	is_int((int)c.n, 50001, "50001 keys held after growth");
-	for (k = 0; k < 50000; k++) {
+	for (k = 0; k < 50000; k += 5000) {	/* find() is a linear scan */
 		e = find(&c, k % 97, -k);
-		if (k % 5000 == 0 && (e == NULL || e->succ != k))
+		if (e == NULL || e->succ != k)
 			bad++;
 	}
 	is_int(bad, 0, "sampled keys keep their values");
