@@ -223,8 +223,9 @@ worker_flush(struct worker *w)
 	w->backoff_ms = 0;
 	w->retry_at = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
-	    (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
+	/* signed: tv_nsec of t1 may be below t0's */
+	us = (uint64_t)(((int64_t)t1.tv_sec - t0.tv_sec) * 1000000 +
+	    ((int64_t)t1.tv_nsec - t0.tv_nsec) / 1000);
 	w->stats.rows += n;
 	w->stats.flushes++;
 	w->stats.flush_us += us;

@@ -67,6 +67,12 @@ $read += $m->{"lars_reporter_worker_records_total{worker=\"$_\"}"} // 0 for 1 ..
 is($read, 20001, 'the workers read every record');
 ok(defined $m->{'lars_reporter_build_info{version="0.1.0"}'}, 'build info');
 ok(defined $m->{'lars_reporter_flush_duration_seconds_count{worker="1"}'}, 'flush histogram');
+# a worker cannot have spent longer flushing than the test has run
+# (a tv_nsec difference taken unsigned once made it 10^11 s)
+for my $id (1 .. 3) {
+	my $sum = $m->{"lars_reporter_flush_duration_seconds_sum{worker=\"$id\"}"} // -1;
+	ok($sum >= 0 && $sum <= time - $^T, "worker $id: flush time sum $sum s is within the test's " . int(time - $^T + 1) . ' s');
+}
 is($m->{'lars_reporter_records_in_flight{worker="1"}'}, 0, 'nothing in flight after the commits');
 
 $resp = http("GET /other HTTP/1.0\r\n\r\n") // '';

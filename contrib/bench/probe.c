@@ -12,6 +12,11 @@
  *
  * each on one or more connections (threads, disjoint keys), autocommit,
  * until -n rows or -t seconds (-T for single), whichever comes first.
+ * A mode is named MODE:CONNS, each connection writing a range of keys of
+ * its own, or MODE:CONNS:spread, the groups of ten keys dealt to the
+ * connections in turn, as the daemon's ring deals (modid, cmdid) to its
+ * workers: then neighbours in the primary key come from different
+ * connections, and the connections insert into the same pages.
  * The table is truncated before and after each mode.  One line per mode:
  *	probe <mode> <connections> <rows> <seconds> <rows/s>
  * Errors exit 1 with the MySQL error; usage errors exit 2.
@@ -74,6 +79,8 @@ struct probe_job {
 	enum probe_mode		 mode;
 	pthread_barrier_t	*start;
 	long long		 first;		/* key index of its first row */
+	int			 id, conns;	/* spread: its turn of conns */
+	int			 spread;
 	long long		 count;		/* rows it may write */
 	long long		 done;
 	struct timespec		 t0, t1;
@@ -86,6 +93,7 @@ static void	 probe_fail(MYSQL *, const char *) __attribute__((noreturn));
 static void	 probe_stmt_fail(MYSQL_STMT *, const char *)
 		    __attribute__((noreturn));
 static void	 probe_query(MYSQL *, const char *);
+static long long probe_index(const struct probe_job *, long long);
 static void	 probe_row(long long, struct probe_row *);
 static char	*probe_put_row(char *, const struct probe_row *);
 static double	 probe_since(const struct timespec *);
@@ -95,7 +103,8 @@ static void	 probe_bind(MYSQL_BIND *, struct probe_row *);
 static void	 probe_prepared(MYSQL *, struct probe_job *);
 static void	 probe_array(MYSQL *, struct probe_job *);
 static void	*probe_thread(void *);
-static void	 probe_run(const struct probe_conf *, enum probe_mode, int);
+static void	 probe_run(const struct probe_conf *, enum probe_mode, int,
+		    int);
 
 static void
 usage(void)
@@ -103,7 +112,7 @@ usage(void)
 	fprintf(stderr, "usage: probe [-S socket | -H host -P port] "
 	    "[-u user] [-p password] [-D db]\n"
 	    "             [-n rows] [-t seconds] [-T single_seconds] "
-	    "[mode:connections ...]\n"
+	    "[mode:connections[:spread] ...]\n"
 	    "modes: text, prepared, array, single; default: text:1 text:2 "
 	    "prepared:1 array:1 array:2 single:1\n");
 	exit(2);
@@ -130,8 +139,9 @@ main(int argc, char *argv[])
 	    .db = "lars_dns", .host = "127.0.0.1", .port = 3306,
 	    .rows = 1000000, .seconds = 10, .single_seconds = 3 };
 	const char *const *runs, *colon;
+	char *layout;
 	size_t len;
-	int ch, i, m, nruns, conns;
+	int ch, i, m, nruns, conns, spread;
 
 	probe_taillen = upsert_tail(probe_tail, ">=", PROBE_SKEW);
 	while ((ch = getopt(argc, argv, "D:H:n:P:p:S:T:t:u:")) != -1) {
@@ -185,9 +195,16 @@ main(int argc, char *argv[])
 				break;
 		if (m > MODE_SINGLE)
 			usage();
+		spread = 0;
+		if ((layout = strchr(colon + 1, ':')) != NULL) {
+			if (strcmp(layout, ":spread") != 0)
+				usage();
+			*layout = '\0';
+			spread = 1;
+		}
 		conns = (int)probe_num("connections", colon + 1, 1,
 		    PROBE_THREADS);
-		probe_run(&conf, (enum probe_mode)m, conns);
+		probe_run(&conf, (enum probe_mode)m, conns, spread);
 	}
 	mysql_library_end();
 	return 0;
@@ -226,6 +243,15 @@ probe_query(MYSQL *my, const char *q)
 {
 	if (mysql_real_query(my, q, (unsigned long)strlen(q)) != 0)
 		probe_fail(my, q);
+}
+
+/* The key index of a job's n-th row. */
+static long long
+probe_index(const struct probe_job *job, long long n)
+{
+	if (!job->spread)
+		return job->first + n;
+	return ((n / 10) * job->conns + job->id) * 10 + n % 10;
 }
 
 /*
@@ -314,7 +340,7 @@ probe_text(MYSQL *my, struct probe_job *job, int batch)
 		for (k = 0; k < n; k++) {
 			if (k > 0)
 				*p++ = ',';
-			probe_row(job->first + job->done + k, &r);
+			probe_row(probe_index(job, job->done + k), &r);
 			p = probe_put_row(p, &r);
 		}
 		memcpy(p, probe_tail, probe_taillen);
@@ -388,7 +414,7 @@ probe_prepared(MYSQL *my, struct probe_job *job)
 	clock_gettime(CLOCK_MONOTONIC, &job->t0);
 	while (probe_more(job, job->conf->seconds)) {
 		for (k = 0; k < PROBE_BATCH; k++)
-			probe_row(job->first + job->done + k, &rows[k]);
+			probe_row(probe_index(job, job->done + k), &rows[k]);
 		if (mysql_stmt_execute(stmt) != 0)
 			probe_stmt_fail(stmt, "execute");
 		job->done += PROBE_BATCH;
@@ -453,7 +479,7 @@ probe_array(MYSQL *my, struct probe_job *job)
 	clock_gettime(CLOCK_MONOTONIC, &job->t0);
 	while (probe_more(job, job->conf->seconds)) {
 		for (k = 0; k < PROBE_BATCH; k++) {
-			probe_row(job->first + job->done + k, &r);
+			probe_row(probe_index(job, job->done + k), &r);
 			for (c = 0; c < 5; c++)
 				col[c][k] = r.key[c];
 			col[5][k] = r.succ;
@@ -503,11 +529,12 @@ probe_thread(void *arg)
 }
 
 /*
- * One mode on conns connections, each on its own range of keys, started
- * together; the rate is all rows over the first start to the last end.
+ * One mode on conns connections, each on its own range of keys (or, spread,
+ * its turn of the groups), started together; the rate is all rows over the first start to the last end.
  */
 static void
-probe_run(const struct probe_conf *conf, enum probe_mode mode, int conns)
+probe_run(const struct probe_conf *conf, enum probe_mode mode, int conns,
+    int spread)
 {
 	struct probe_job jobs[PROBE_THREADS];
 	pthread_t tid[PROBE_THREADS];
@@ -530,6 +557,9 @@ probe_run(const struct probe_conf *conf, enum probe_mode mode, int conns)
 		jobs[i].mode = mode;
 		jobs[i].start = &start;
 		jobs[i].first = share * i;
+		jobs[i].id = i;
+		jobs[i].conns = conns;
+		jobs[i].spread = spread;
 		jobs[i].count = share;
 		if ((errno = pthread_create(&tid[i], NULL, probe_thread,
 		    &jobs[i])) != 0)
@@ -551,8 +581,8 @@ probe_run(const struct probe_conf *conf, enum probe_mode mode, int conns)
 	}
 	secs = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("probe %s %d %lld %.3f %.0f\n", probe_names[mode], conns, rows,
-	    secs, secs > 0 ? (double)rows / secs : 0.0);
+	printf("probe %s%s %d %lld %.3f %.0f\n", probe_names[mode],
+	    spread ? "-spread" : "", conns, rows, secs, secs > 0 ? (double)rows / secs : 0.0);
 	fflush(stdout);
 	probe_query(my, "TRUNCATE TABLE ServerCallStatus");
 	mysql_close(my);
