@@ -2,14 +2,14 @@
  * record: the fixed-size message the master writes into a worker's pipe,
  * one per HostCallResult.  Both sides include this one definition.
  *
- * Records travel in writes of at most RECORD_PIPE_BATCH records, which is
- * at most PIPE_BUF bytes, so every write is atomic and a reader never sees
- * half a record from a complete write.
+ * Records travel as a byte stream: the master is a pipe's only writer
+ * and writes up to 96 KiB at a time (queue.c), so a write the full pipe
+ * cuts short may end inside a record, whose rest comes first in the next
+ * write; the worker keeps a partial record until the rest arrives.
  */
 #ifndef LARS_RECORD_H
 #define LARS_RECORD_H
 
-#include <limits.h>
 #include <stdint.h>
 
 struct record {
@@ -32,11 +32,6 @@ struct record {
 #define RECORD_OLDER	0x01
 
 _Static_assert(sizeof(struct record) == 48, "record must be 48 bytes");
-
-#define RECORD_PIPE_BATCH (PIPE_BUF / sizeof(struct record))
-
-_Static_assert(RECORD_PIPE_BATCH * sizeof(struct record) <= PIPE_BUF,
-    "a batch of records must be an atomic pipe write");
 
 static inline int
 record_same_key(const struct record *a, const struct record *b)

@@ -59,6 +59,7 @@ struct result {
 
 struct decoder {
 	const struct decode_route *rt;
+	const uint8_t	*lim;		/* the end of the body */
 	struct queue	*q;		/* NULL until the first record */
 	int32_t		 modid, cmdid;	/* what q was chosen for */
 	uint64_t	 first;		/* position of the first record */
@@ -67,7 +68,7 @@ struct decoder {
 };
 
 static const uint8_t *decode_varint(const uint8_t *, const uint8_t *,
-    uint32_t *);
+    const uint8_t *, uint32_t *);
 static const uint8_t *decode_len(const uint8_t *, const uint8_t *,
     const uint8_t **);
 static int decode_key(const uint8_t **, const uint8_t *, struct field *);
@@ -75,7 +76,7 @@ static int decode_field(const uint8_t **, const uint8_t *, struct field *);
 static uint32_t decode_u32(const struct field *);
 static uint8_t decode_bool(const struct field *);
 static int decode_result(const uint8_t *, const uint8_t *,
-    struct result *);
+    const uint8_t *, struct result *);
 static int decode_result_field(const uint8_t **, const uint8_t *,
     struct result *);
 static int decode_header_field(const uint8_t **, const uint8_t *,
@@ -92,35 +93,66 @@ static int decode_body(struct decoder *, struct decoded *, const uint8_t *,
     const uint8_t *);
 
 /*
- * The varint at p and the byte after it, or NULL when it runs off the
- * end (or there is none) or past 10 bytes; *v gets its low 32 bits.  The fast path
+ * The varint at p and the byte after it, or NULL when it runs past end (or
+ * there is none) or past 10 bytes; *v gets its low 32 bits.  The fast path
  * of the fields a body is made of; decode_field() is the general one.
+ * lim, at or past end, is the end of the body: where 10 bytes lie before
+ * it, the bytes are read unrolled and unchecked, and only the varint's end
+ * is compared with end (an agent's negative int32, an IP, is 10 bytes).
  */
 static inline const uint8_t *
-decode_varint(const uint8_t *p, const uint8_t *end, uint32_t *v)
+decode_varint(const uint8_t *p, const uint8_t *end, const uint8_t *lim,
+    uint32_t *v)
 {
 	size_t max = (size_t)(end - p) < 10 ? (size_t)(end - p) : 10, i;
+	const uint8_t *q;
 	uint32_t x;
 
+	if (lim - p >= 10) {
+		x = p[0];
+		if (x < 0x80) {
+			q = p + 1;
+			goto done;
+		}
+		x = (x & 0x7f) | (uint32_t)p[1] << 7;
+		if (p[1] < 0x80) {
+			q = p + 2;
+			goto done;
+		}
+		x = (x & 0x3fff) | (uint32_t)p[2] << 14;
+		if (p[2] < 0x80) {
+			q = p + 3;
+			goto done;
+		}
+		x = (x & 0x1fffff) | (uint32_t)p[3] << 21;
+		if (p[3] < 0x80) {
+			q = p + 4;
+			goto done;
+		}
+		x = (x & 0xfffffff) | (uint32_t)p[4] << 28;
+		for (q = p + 4; q < p + 10; q++)
+			if (*q < 0x80) {
+				q++;
+				goto done;
+			}
+		return NULL;
+done:
+		if (q > end)
+			return NULL;
+		*v = x;
+		return q;
+	}
 	if (max == 0)
 		return NULL;
-	if (p[0] < 0x80) {
-		*v = p[0];
-		return p + 1;
-	}
 	x = p[0] & 0x7f;
-	for (i = 1; i < max && i < 5; i++) {
-		x |= (uint32_t)(p[i] & 0x7f) << (7 * i);
+	for (i = 0; i < max; i++) {
+		if (i > 0 && i < 5)
+			x |= (uint32_t)(p[i] & 0x7f) << (7 * i);
 		if (p[i] < 0x80) {
 			*v = x;
 			return p + i + 1;
 		}
 	}
-	for (; i < max; i++)
-		if (p[i] < 0x80) {
-			*v = x;
-			return p + i + 1;
-		}
 	return NULL;
 }
 
@@ -283,7 +315,8 @@ decode_result_field(const uint8_t **pp, const uint8_t *end,
 /* One HostCallResult in [p, end); -1: the body is rejected.  One-byte
  * keys of its fields as varints are the fast path. */
 static int
-decode_result(const uint8_t *p, const uint8_t *end, struct result *r)
+decode_result(const uint8_t *p, const uint8_t *end, const uint8_t *lim,
+    struct result *r)
 {
 	uint32_t v;
 
@@ -291,22 +324,22 @@ decode_result(const uint8_t *p, const uint8_t *end, struct result *r)
 	while (p < end) {
 		switch (p[0]) {
 		case 0x08:
-			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+			if ((p = decode_varint(p + 1, end, lim, &v)) == NULL)
 				return -1;
 			r->ip = (int32_t)v;
 			break;
 		case 0x10:
-			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+			if ((p = decode_varint(p + 1, end, lim, &v)) == NULL)
 				return -1;
 			r->port = (int32_t)v;
 			break;
 		case 0x18:
-			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+			if ((p = decode_varint(p + 1, end, lim, &v)) == NULL)
 				return -1;
 			r->succ = v;
 			break;
 		case 0x20:
-			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+			if ((p = decode_varint(p + 1, end, lim, &v)) == NULL)
 				return -1;
 			r->err = v;
 			break;
@@ -416,7 +449,7 @@ decode_one(struct decoder *d, struct decoded *h, const uint8_t *p,
 {
 	struct result res;
 
-	if (decode_result(p, end, &res) == -1)
+	if (decode_result(p, end, d->lim, &res) == -1)
 		return -1;
 	if (++d->n <= d->max)
 		decode_append(d, &res, h->modid, h->cmdid);
@@ -466,17 +499,17 @@ decode_body(struct decoder *d, struct decoded *h, const uint8_t *p,
 	while (p < end) {
 		switch (p[0]) {
 		case 0x08:
-			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+			if ((p = decode_varint(p + 1, end, d->lim, &v)) == NULL)
 				return -1;
 			h->modid = (int32_t)v;
 			break;
 		case 0x10:
-			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+			if ((p = decode_varint(p + 1, end, d->lim, &v)) == NULL)
 				return -1;
 			h->cmdid = (int32_t)v;
 			break;
 		case 0x18:
-			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+			if ((p = decode_varint(p + 1, end, d->lim, &v)) == NULL)
 				return -1;
 			h->caller = (int32_t)v;
 			break;
@@ -486,7 +519,7 @@ decode_body(struct decoder *d, struct decoded *h, const uint8_t *p,
 				return -1;
 			break;
 		case 0x28:
-			if ((p = decode_varint(p + 1, end, &v)) == NULL)
+			if ((p = decode_varint(p + 1, end, d->lim, &v)) == NULL)
 				return -1;
 			h->ts = v;
 			break;
@@ -508,6 +541,7 @@ decode_report(struct decoded *h, const uint8_t *body, size_t len,
 	memset(h, 0, sizeof(*h));
 	memset(&d, 0, sizeof(d));
 	d.rt = rt;
+	d.lim = body + len;
 	d.max = max_results;
 	if (decode_body(&d, h, body, body + len) == -1) {
 		decode_undo(&d);

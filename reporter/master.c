@@ -198,7 +198,7 @@ master_flush_queues(void)
 				log_warn("write to worker %d", s->id);
 			continue;	/* reaped soon; the queue waits */
 		}
-		if (s->gen->closing && s->q.sent == s->q.tail) {
+		if (s->gen->closing && queue_written(&s->q)) {
 			close(s->rfd);
 			s->rfd = -1;
 		}

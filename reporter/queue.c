@@ -26,6 +26,7 @@
 #include "reporter.h"
 
 #define QUEUE_AT(q, p)	(&(q)->r[(p) & ((q)->cap - 1)])
+#define QUEUE_WRITE_MAX	2048	/* records per write(2): 96 KiB */
 
 static size_t queue_pack(struct queue *, uint64_t, uint64_t, uint64_t,
     const uint8_t *);
@@ -83,38 +84,67 @@ queue_truncate(struct queue *q, uint64_t tail)
 }
 
 /*
- * Write unsent records into the pipe, RECORD_PIPE_BATCH at most per
- * write(2) so that each write is atomic.  Returns 0 when everything was
- * written, 1 when the pipe is full, -1 on error (errno set; EPIPE means
- * the worker is gone).
+ * Write unsent records into the pipe, up to QUEUE_WRITE_MAX per write(2):
+ * one writer per pipe, so a write need not be atomic, and a few large
+ * writes cost the master and the worker far fewer system calls and
+ * wake-ups than many of PIPE_BUF.  A write the full pipe cuts short may
+ * end inside a record: that record counts as sent, and a copy of it
+ * (torn), which a compaction cannot move, gives the rest of its bytes
+ * first next time; the worker joins the pieces.  Returns 0 when
+ * everything was written, 1 when the pipe is full, -1 on error (errno
+ * set; EPIPE means the worker is gone).
  */
 int
 queue_write(struct queue *q, int fd)
 {
-	size_t pos, n;
+	const uint8_t *from;
+	size_t pos, n, len;
 	ssize_t w;
 
-	while (q->sent < q->tail) {
-		pos = q->sent & (q->cap - 1);
-		n = q->tail - q->sent;
-		if (n > q->cap - pos)
-			n = q->cap - pos;
-		if (n > RECORD_PIPE_BATCH)
-			n = RECORD_PIPE_BATCH;
-		w = write(fd, &q->r[pos], n * sizeof(struct record));
-		if (w == -1) {
+	for (;;) {
+		if (q->torn_left > 0) {
+			from = (const uint8_t *)&q->torn + sizeof(q->torn) -
+			    q->torn_left;
+			len = q->torn_left;
+		} else if (q->sent < q->tail) {
+			pos = q->sent & (q->cap - 1);
+			n = q->tail - q->sent;
+			if (n > q->cap - pos)
+				n = q->cap - pos;
+			if (n > QUEUE_WRITE_MAX)
+				n = QUEUE_WRITE_MAX;
+			from = (const uint8_t *)&q->r[pos];
+			len = n * sizeof(struct record);
+		} else
+			return 0;
+		if ((w = write(fd, from, len)) == -1) {
 			if (errno == EAGAIN)
 				return 1;
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		if ((size_t)w != n * sizeof(struct record))
-			fatalx("%s: short write of %zd bytes to a pipe",
-			    __func__, w);
-		q->sent += n;
+		if (q->torn_left > 0) {
+			q->torn_left -= (size_t)w;
+			continue;
+		}
+		q->sent += (size_t)w / sizeof(struct record);
+		if ((size_t)w % sizeof(struct record) != 0) {
+			q->torn = *QUEUE_AT(q, q->sent);
+			q->torn_left = sizeof(struct record) -
+			    (size_t)w % sizeof(struct record);
+			q->sent++;
+		}
+		if ((size_t)w < len)
+			return 1;
 	}
-	return 0;
+}
+
+/* Everything queued is in the pipe, the last record whole. */
+int
+queue_written(const struct queue *q)
+{
+	return q->sent == q->tail && q->torn_left == 0;
 }
 
 /* The worker committed every record through seq. */
@@ -129,6 +159,7 @@ void
 queue_rewind(struct queue *q)
 {
 	q->sent = q->acked;
+	q->torn_left = 0;	/* a new pipe: the torn record goes whole */
 }
 
 size_t

@@ -133,6 +133,8 @@ struct queue {
 	uint64_t	 sent;		/* position: first not yet written */
 	uint64_t	 tail;		/* position of the next record */
 	uint64_t	 next_seq;	/* seq of the next record */
+	struct record	 torn;		/* the record a write cut short */
+	size_t		 torn_left;	/* its bytes not yet written */
 };
 
 int		 queue_init(struct queue *, size_t cap);
@@ -140,6 +142,7 @@ void		 queue_free(struct queue *);
 void		 queue_grow(struct queue *);
 void		 queue_truncate(struct queue *, uint64_t tail);
 int		 queue_write(struct queue *, int fd);
+int		 queue_written(const struct queue *);
 void		 queue_ack(struct queue *, uint64_t seq);
 void		 queue_rewind(struct queue *);
 size_t		 queue_waiting(const struct queue *);

@@ -1,7 +1,9 @@
 /*
  * test_queue: a slot's record queue assigns sequence numbers, grows
- * without loss, writes whole records to a pipe in atomic batches, frees
- * records on ack and replays the unacked ones after a rewind.
+ * without loss, writes records to a pipe in large writes (a record a full
+ * pipe cuts short is finished first next time, even when a compaction
+ * dropped it meanwhile), frees records on ack and replays the unacked
+ * ones after a rewind.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,6 +12,77 @@
 
 #include "reporter.h"
 #include "tap.h"
+
+/*
+ * A 4 KiB pipe (85 records and a third) read by a worker's rules: bytes
+ * appended to a stream.  Writes and reads alternate until the queue is
+ * written; between the first two writes, `compact' appends a newer record
+ * of every key and compacts, which drops the torn record's copy.
+ */
+static void
+torn(int compact)
+{
+	struct queue q;
+	struct record *r, *out;
+	uint8_t *stream;
+	size_t len = 0, cap = 4000 * sizeof(struct record), n, i;
+	int p[2], rounds = 0, was_torn = 0, whole = 1, rc;
+	uint64_t last = 0;
+	ssize_t got;
+
+	queue_init(&q, 16);
+	for (i = 0; i < 1000; i++) {
+		r = queue_append(&q);
+		r->modid = (int32_t)r->seq;	/* every key distinct */
+		r->ts = 1;
+	}
+	stream = malloc(cap);
+	if (pipe2(p, O_NONBLOCK) == -1 || fcntl(p[1], F_SETPIPE_SZ, 4096) == -1)
+		exit(1);
+	do {
+		rc = queue_write(&q, p[1]);
+		if (q.torn_left > 0)
+			was_torn = 1;
+		if (compact && rounds == 0) {
+			for (i = 0; i < 1000; i++) {
+				r = queue_append(&q);
+				r->modid = (int32_t)i;
+				r->ts = 2;
+			}
+			queue_compact(&q);
+		}
+		while ((got = read(p[0], stream + len, cap - len)) > 0)
+			len += (size_t)got;
+		rounds++;
+	} while (rc == 1 && rounds < 10000);
+	is_int(rc, 0, "%s: written in %d rounds", compact ? "compacted" :
+	    "torn", rounds);
+	ok(was_torn, "a write ended inside a record");
+	ok(len % sizeof(struct record) == 0, "the stream is whole records "
+	    "(%zu bytes)", len);
+	n = len / sizeof(struct record);
+	out = (struct record *)stream;
+	for (i = 0; i < n; i++) {
+		/* the originals carry modid == seq; the newer ones ts 2 */
+		if ((out[i].ts == 1 && out[i].modid != (int32_t)out[i].seq) ||
+		    (out[i].ts == 2 && (out[i].seq < 1000 ||
+		    out[i].modid != (int32_t)out[i].seq - 1000)) ||
+		    (out[i].ts != 1 && out[i].ts != 2) ||
+		    (i > 0 && out[i].seq <= last))
+			whole = 0;
+		last = out[i].seq;
+	}
+	ok(whole, "every record read is one written, in seq order");
+	if (compact)
+		ok(n > 1000 && out[n - 1].seq == 1999 && out[n - 1].ts == 2,
+		    "the newer records follow (%zu records)", n);
+	else
+		ok(n == 1000 && out[999].seq == 999, "all 1000 arrive");
+	free(stream);
+	queue_free(&q);
+	close(p[0]);
+	close(p[1]);
+}
 
 static size_t
 drain(int fd, struct record *out, size_t max)
@@ -35,8 +108,6 @@ main(void)
 	size_t got;
 
 	is_int((int)sizeof(struct record), 48, "a record is 48 bytes");
-	ok(RECORD_PIPE_BATCH * sizeof(struct record) <= 4096,
-	    "a batch of %zu records fits PIPE_BUF", RECORD_PIPE_BATCH);
 	ok(queue_init(&q, 1000) == 0 && q.cap == 1024, "capacity rounds "
 	    "to a power of two");
 	for (i = 0; i < 3000; i++) {
@@ -83,6 +154,9 @@ main(void)
 	queue_free(&q);
 	close(p[0]);
 	close(p[1]);
+
+	torn(0);
+	torn(1);
 
 	/*
 	 * Compaction: 10 keys, 1000 records, the first 400 sent.  Key k's
