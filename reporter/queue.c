@@ -147,12 +147,22 @@ queue_written(const struct queue *q)
 	return q->sent == q->tail && q->torn_left == 0;
 }
 
-/* The worker committed every record through seq. */
+/* The worker committed every record through seq.  Seqs grow along the
+ * queue (with gaps where a compaction removed records): the first one
+ * past seq is found by bisection, not by walking every record. */
 void
 queue_ack(struct queue *q, uint64_t seq)
 {
-	while (q->acked < q->sent && QUEUE_AT(q, q->acked)->seq <= seq)
-		q->acked++;
+	uint64_t lo = q->acked, hi = q->sent, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (QUEUE_AT(q, mid)->seq <= seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	q->acked = lo;
 }
 
 void
