@@ -22,6 +22,12 @@
 #include "log.h"
 #include "reporter.h"
 
+/* A partial frame up to this size is carried in front of the next bulk
+ * read (one copy of it); a larger one is read up to its end alone, so
+ * that a slow sender of a big frame costs each byte one copy, not one per
+ * read. */
+#define CONN_CARRY	4096
+
 static void conn_keep(struct conn *, const uint8_t *, size_t, int);
 static void conn_append(struct conn *, const uint8_t *, size_t, size_t);
 static int conn_read_failed(struct conn *, ssize_t);
@@ -171,8 +177,9 @@ conn_badlen(struct conn *c, const struct frame *f)
 }
 
 /*
- * No partial frame: read as much as the shared buffer takes and dispatch
- * every whole frame in it; keep the tail of an unfinished one.
+ * No partial frame, or a small one (the tail of the last read): read as
+ * much as the shared buffer takes, after the partial frame's bytes, and
+ * dispatch every whole frame in it; keep the tail of an unfinished one.
  */
 static int
 conn_read_bulk(struct conn *c)
@@ -180,12 +187,15 @@ conn_read_bulk(struct conn *c)
 	uint8_t *buf = master->rbuf;
 	enum frame_status st;
 	struct frame f;
-	size_t len, pos = 0;
+	size_t len, pos = 0, carry = c->plen;
 	ssize_t n;
 
-	if ((n = read(c->fd, buf, master->rbufsz)) <= 0)
+	if (carry > 0)
+		memcpy(buf, c->pend, carry);
+	if ((n = read(c->fd, buf + carry, master->rbufsz - carry)) <= 0)
 		return conn_read_failed(c, n);
-	len = (size_t)n;
+	len = carry + (size_t)n;
+	c->plen = 0;
 	c->last_read = master->now_read_ms;
 	while ((st = frame_parse(buf + pos, len - pos,
 	    (size_t)master->conf->max_msg_len, &f)) == FRAME_OK) {
@@ -197,12 +207,13 @@ conn_read_bulk(struct conn *c)
 		conn_badlen(c, &f);
 		return -1;
 	}
-	conn_keep(c, buf + pos, len - pos, 1);
+	/* the carried frame still unfinished keeps its start time */
+	conn_keep(c, buf + pos, len - pos, carry == 0 || pos > 0);
 	return 0;
 }
 
 /*
- * A partial frame: read no further than its end (the header tells), so
+ * A partial frame larger than CONN_CARRY: read no further than its end (the header tells), so
  * that a slow sender costs each byte one copy, not one per read.
  */
 static int
@@ -243,7 +254,7 @@ conn_read_rest(struct conn *c)
 int
 conn_read(struct conn *c)
 {
-	return c->plen > 0 ? conn_read_rest(c) : conn_read_bulk(c);
+	return c->plen > CONN_CARRY ? conn_read_rest(c) : conn_read_bulk(c);
 }
 
 /*
