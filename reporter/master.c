@@ -229,6 +229,7 @@ master_backpressure(void)
 			before = queue_waiting(&s->q);
 			queue_compact(&s->q);
 			left = queue_waiting(&s->q);
+			master->stats.compacted += before - left;
 			/* at most one info line in 10 s: it can be often */
 			if (master_now_ms() >= master->compact_quiet_until) {
 				log_info("worker %d: %zu records wait; kept the "

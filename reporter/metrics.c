@@ -292,6 +292,9 @@ metrics_render(struct mbuf *b)
 	BY("frames_dropped_total", "reason", "empty", st->empty);
 	ONE("records_clamped_total", "counter", "Counts above 2147483647 "
 	    "clamped.", st->clamped);
+	ONE("records_compacted_total", "counter", "Records dropped from a "
+	    "worker's backlog because a newer one of their key was queued.",
+	    st->compacted);
 	metrics_family(b, "clock_skew_reports_total", "counter", "Reports "
 	    "whose ts lay further than max_clock_skew from the receive time, "
 	    "stored with the receive time, by the agent clock's direction.");

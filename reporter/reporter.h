@@ -264,6 +264,8 @@ struct gen {
 struct stats {
 	uint64_t	accepted, rejected, frames, records, empty;
 	uint64_t	bad_len, bad_msgid, bad_body, too_many, clamped;
+	uint64_t	compacted;	/* records a newer one of their key
+					   replaced in a backlog */
 	uint64_t	skew_ahead, skew_behind;	/* reports restamped */
 	uint64_t	timeouts, idle, denied, per_ip;
 	uint64_t	restarts_signal, restarts_exit, restarts_never;

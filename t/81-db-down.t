@@ -39,8 +39,10 @@ sub rss {
 }
 
 # The unix socket: a restarted MariaDB listens on a new TCP port.
+my $mport = Lars::free_port();
 $t->conf(socket => 1, 'reporter.db_thread_cnt' => $SLOTS,
-    'reporter.queue_max' => 50000);
+    'reporter.queue_max' => 50000,
+    'reporter.metrics_listen' => "127.0.0.1:$mport");
 $t->run_reporter;
 ok($t->wait_for(sub { keys %{ $t->workers } == $SLOTS }), "$SLOTS workers");
 my $master = $t->reporter_pid;
@@ -104,5 +106,10 @@ like($t->log, qr/MySQL error (?:2002|2006|2013|1053|1927)\b/,
 like($t->log, qr/rows held; retrying in \d+ ms/, 'and the retries');
 like($t->log, qr/MySQL is back: \d+ rows stored/, 'and its return');
 like($t->log, qr/kept the newest per key/, 'the master compacted its queues');
+my ($compacted) = ($t->metrics // '') =~ /^lars_reporter_records_compacted_total (\d+)$/m;
+# 30000 records/s over 20000 keys, 20 s down: 600000 records, of which
+# the queues kept about one per key
+ok(($compacted // 0) > 300000, 'records_compacted_total counts them: '
+    . ($compacted // 'none'));
 
 $t->done_testing;

@@ -19,7 +19,9 @@
 #     `git archive`, never committed) on the same hot load in the same run,
 #     and the ratio;
 #   - unique keys (every record a new row): rows/s committed, over the
-#     array-binding probe with as many connections as workers;
+#     array-binding probe with as many connections as workers, each
+#     writing a key range of its own and (:spread) with the groups of keys
+#     dealt to the connections in turn, as the ring deals them to workers;
 #   - 10,000 idle connections (BUILD/idleconns) plus the hot-key load;
 #   - results per message 1, 10, 100 and connections 1-16;
 #   - cost: RSS of master and workers, worker bytes per distinct key held
@@ -377,10 +379,10 @@ metric()
 	    END { printf "%.0f\n", s }'
 }
 
-# compactions: how often the master compacted a full queue so far.
+# compactions: records the master's compactions removed so far.
 compactions()
 {
-	grep -c 'kept the newest per key' "$dlog" || true
+	metric lars_reporter_records_compacted_total
 }
 
 # load TAG ARGS...: lars-report -L against the daemon; sets l_records,
@@ -548,6 +550,8 @@ scenario_probe()
 	say "#    mode, at most 10 s; single: 3 s) with store.c's statement"
 	local modes="text:1 text:2 prepared:1 array:1 array:2 single:1"
 	case $workers in 1|2) ;; *) modes="$modes array:$workers" ;; esac
+	# the keys as the ring deals them: neighbours to different workers
+	modes="$modes array:$workers:spread"
 	run "$build/probe" -S "$SOCKET" -u lars -p "$PASSWORD" -n 1000000 -t 10 \
 	    -T 3 $modes >"$out/probe.out"
 	cat "$out/probe.out"
@@ -577,6 +581,8 @@ scenario_probe()
 		set_fig "probe_array$workers" "${probe[array:$workers]}" \
 		    rows/s "array binding, $workers connections (one per worker)"
 	fi
+	set_fig "probe_spread$workers" "${probe[array-spread:$workers]}" \
+	    rows/s "array binding, $workers connections, keys spread as the ring does"
 	set_fig probe_single "${probe[single:1]}" rows/s \
 	    "one autocommit upsert per row (the original's way)"
 }
@@ -590,11 +596,13 @@ scenario_hot()
 	sql "TRUNCATE TABLE ServerCallStatus"
 	c0=$(cpu_ticks "$master") w0=$(workers_cpu) d0=$(cpu_ticks "$DBPID")
 	rows0=$(metric lars_reporter_rows_committed_total) k0=$(compactions) b0=$(machine_busy)
+	wr0=$(metric lars_reporter_worker_records_total)
 	t0=$EPOCHREALTIME
 	sampler_start
 	hot hot 8 "$hot_results" "$hot_secs"
 	sampler_stop
 	rows1=$(metric lars_reporter_rows_committed_total) k1=$(compactions)
+	wr1=$(metric lars_reporter_worker_records_total)
 	# CPU up to the load's end plus the lag: what storing it all took
 	c1=$(cpu_ticks "$master") w1=$(workers_cpu) d1=$(cpu_ticks "$DBPID")
 	b1=$(machine_busy)
@@ -625,8 +633,10 @@ scenario_hot()
 	    "rows upserted into MariaDB (the daemon's stats)"
 	set_fig hot_rows_rec "$(calc "($rows1 - $rows0) / $hot_records" 3)" \
 	    rows "rows upserted per record received"
-	set_fig hot_compact "$((k1 - k0))" times \
-	    "the master compacted a full queue (queue_max records)"
+	set_fig hot_wrec "$(calc "($wr1 - $wr0) / $hot_records" 3)" records \
+	    "records the workers read per record received (the rest compacted)"
+	set_fig hot_compact "$(calc "($k1 - $k0) / $hot_records" 3)" records \
+	    "records the master compacted away per record received"
 	hot_rss_master=$rss_master hot_rss_worker=$rss_worker
 
 	half=$(calc "$hot_rate / 2 / $hot_results")
@@ -888,6 +898,9 @@ scenario_ratios()
 		    "$(calc "$main_uniq / ${probe[array:$workers]}" 2)" x \
 		    "unique rows/s ($workers workers) / array binding, $workers conns"
 	fi
+	set_fig ratio_uniq_spread \
+	    "$(calc "$main_uniq / ${probe[array-spread:$workers]}" 2)" x \
+	    "unique rows/s ($workers workers) / array binding, keys spread"
 	set_fig ratio_uniq1 "$(calc "$best_uniq / $best1" 2)" x \
 	    "unique rows/s ($best_w workers) / best 1-connection batch ($best1_how)"
 	set_fig ratio_uniq2 "$(calc "$best_uniq / $best2" 2)" x \
