@@ -27,11 +27,13 @@
 
 #define QUEUE_AT(q, p)	(&(q)->r[(p) & ((q)->cap - 1)])
 #define QUEUE_WRITE_MAX	2048	/* records per write(2): 96 KiB */
+#define QUEUE_COMPACT_KEEP 65536	/* records: compaction tables kept */
 
 static size_t queue_pack(struct queue *, uint64_t, uint64_t, uint64_t,
     const uint8_t *);
-static size_t queue_slot(const struct queue *, const uint64_t *, size_t,
+static size_t queue_slot(const struct queue *, const uint32_t *, size_t,
     const struct record *);
+static void queue_compact_free(struct queue *);
 
 int
 queue_init(struct queue *q, size_t cap)
@@ -52,6 +54,7 @@ queue_free(struct queue *q)
 {
 	free(q->r);
 	q->r = NULL;
+	queue_compact_free(q);
 }
 
 void
@@ -196,53 +199,80 @@ queue_pack(struct queue *q, uint64_t from, uint64_t to, uint64_t at,
 	return kept;
 }
 
-/* Where key of r sits in the open-addressing table of winners. */
+/* Where key of r sits in the open-addressing table of winners (offsets
+ * from acked, plus one; 0: empty). */
 static size_t
-queue_slot(const struct queue *q, const uint64_t *win, size_t mask,
+queue_slot(const struct queue *q, const uint32_t *win, size_t mask,
     const struct record *r)
 {
 	size_t i = record_key_hash(r->modid, r->cmdid, r->ip, r->port,
 	    r->caller) & mask;
 
-	while (win[i] != 0 && !record_same_key(QUEUE_AT(q, win[i] - 1), r))
+	while (win[i] != 0 &&
+	    !record_same_key(QUEUE_AT(q, q->acked + win[i] - 1), r))
 		i = (i + 1) & mask;
 	return i;
 }
 
 /*
- * Keep one record per key: the one that would win in the table.  Returns
- * how many records it removed.
+ * Keep one record per key: the one that would win in the table, found in
+ * one pass.  Returns how many records it removed.  The tables of a
+ * compaction of up to QUEUE_COMPACT_KEEP records are kept for the next
+ * (hot keys compact often); larger ones are freed at once.
  */
 size_t
 queue_compact(struct queue *q)
 {
 	const struct record *r, *w;
-	uint64_t *win, p;		/* winner's position + 1; 0: empty */
-	uint8_t *keep;
 	size_t n = q->tail - q->acked, size = 16, i, kept_sent, kept;
+	uint32_t *win, off;
+	uint8_t *keep;
 
 	while (size < n * 2)
 		size <<= 1;
-	if ((win = calloc(size, sizeof(*win))) == NULL ||
-	    (keep = calloc(n + 1, 1)) == NULL)
-		fatal("%s: calloc", __func__);
-	for (p = q->acked; p < q->tail; p++) {
-		r = QUEUE_AT(q, p);
-		i = queue_slot(q, win, size - 1, r);
-		w = win[i] != 0 ? QUEUE_AT(q, win[i] - 1) : NULL;
-		if (w == NULL || record_wins(r->ts, r->flags, w->ts))
-			win[i] = p + 1;
+	if (size > q->csize) {
+		free(q->cwin);
+		free(q->ckeep);
+		if ((q->cwin = malloc(size * sizeof(*q->cwin))) == NULL ||
+		    (q->ckeep = malloc(size / 2)) == NULL)
+			fatal("%s: %zu entries", __func__, size);
+		q->csize = size;
 	}
-	/* all lookups before any record moves */
-	for (p = q->acked; p < q->tail; p++)
-		keep[p - q->acked] = win[queue_slot(q, win, size - 1,
-		    QUEUE_AT(q, p))] == p + 1;
-	free(win);
+	win = q->cwin;
+	keep = q->ckeep;
+	memset(win, 0, size * sizeof(*win));
+	for (off = 0; off < n; off++) {
+		r = QUEUE_AT(q, q->acked + off);
+		i = queue_slot(q, win, size - 1, r);
+		if (win[i] == 0) {
+			win[i] = off + 1;
+			keep[off] = 1;
+			continue;
+		}
+		w = QUEUE_AT(q, q->acked + win[i] - 1);
+		if (record_wins(r->ts, r->flags, w->ts)) {
+			keep[win[i] - 1] = 0;
+			win[i] = off + 1;
+			keep[off] = 1;
+		} else
+			keep[off] = 0;
+	}
 	kept_sent = queue_pack(q, q->acked, q->sent, q->acked, keep);
 	kept = kept_sent + queue_pack(q, q->sent, q->tail,
 	    q->acked + kept_sent, keep);
-	free(keep);
+	if (q->csize > QUEUE_COMPACT_KEEP * 2)
+		queue_compact_free(q);
 	q->sent = q->acked + kept_sent;
 	q->tail = q->acked + kept;
 	return n - kept;
+}
+
+static void
+queue_compact_free(struct queue *q)
+{
+	free(q->cwin);
+	free(q->ckeep);
+	q->cwin = NULL;
+	q->ckeep = NULL;
+	q->csize = 0;
 }

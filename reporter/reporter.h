@@ -135,6 +135,9 @@ struct queue {
 	uint64_t	 next_seq;	/* seq of the next record */
 	struct record	 torn;		/* the record a write cut short */
 	size_t		 torn_left;	/* its bytes not yet written */
+	uint32_t	*cwin;		/* queue_compact()'s tables, */
+	uint8_t		*ckeep;		/* kept while small */
+	size_t		 csize;
 };
 
 int		 queue_init(struct queue *, size_t cap);
