@@ -865,27 +865,45 @@ prev_hot()
 	daemon_stop
 }
 
-# The same hot-key load on $prev_rev and on this build, one after the
-# other in this run.
+# The same hot-key load on $prev_rev and on this build, in turns, three
+# times each in this run (the machine's speed drifts over minutes): the
+# medians and their ratio, and each pair's ratio.
 scenario_prev()
 {
-	local was now
+	local i was now pairs=
+	local -a prev_runs=() cur_runs=()
 
 	say
 	say "# 9. the previous release ($prev_rev) against this build:" \
-	    "hot keys, -n 8 -r $hot_results -T $hot_secs"
+	    "hot keys, -n 8 -r $hot_results -T $hot_secs, in turns, 3 times each"
 	prev_build || return 0
-	prev_hot prev "$build/prev/lars-reporter"
-	was=$prev_e2e
-	prev_hot cur "$build/lars-reporter"
-	now=$prev_e2e
-	heading "this build against $prev_rev (same load, same run)"
-	set_fig prev_e2e "$was" records/s "$prev_rev: stored end to end"
-	set_fig cur_e2e "$now" records/s "this build: stored end to end"
+	: >"$out/prev.dat"
+	for i in 1 2 3; do
+		prev_hot "prev$i" "$build/prev/lars-reporter"
+		prev_runs+=("$prev_e2e")
+		prev_hot "cur$i" "$build/lars-reporter"
+		cur_runs+=("$prev_e2e")
+		echo "$i ${prev_runs[-1]} $prev_e2e" >>"$out/prev.dat"
+		pairs="$pairs $(calc "$prev_e2e / (${prev_runs[-1]} + 0.001)" 2)"
+	done
+	was=$(median "${prev_runs[@]}")
+	now=$(median "${cur_runs[@]}")
+	heading "this build against $prev_rev (same load, same run, in turns)"
+	set_fig prev_e2e "$was" records/s \
+	    "$prev_rev: stored end to end (median of ${prev_runs[*]})"
+	set_fig cur_e2e "$now" records/s \
+	    "this build: stored end to end (median of ${cur_runs[*]})"
 	if [ "$was" -gt 0 ]; then
 		set_fig prev_ratio "$(calc "$now / $was" 2)" x \
-		    "this build / $prev_rev"
+		    "this build / $prev_rev (each pair:$pairs)"
 	fi
+}
+
+# median N...: the middle one of three (or more, odd) integers
+median()
+{
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+	    END { print v[int((NR + 1) / 2)] }'
 }
 
 # the ratios of what came before
@@ -948,23 +966,31 @@ report_plot()
 {
 	if command -v gnuplot >/dev/null; then
 		gnuplot <<EOF && say "plot: $out/bench.png" || say "gnuplot failed"
-set terminal pngcairo size 1100,450 font ",10"
+set terminal pngcairo size 1500,450 font ",10"
 set output "$out/bench.png"
-set multiplot layout 1,2 title "lars-reporter, hot keys ($hot_keys keys),\
- $workers workers, lars-report -L -T $short_secs on the same 2 cores"
+set multiplot layout 1,3 title "lars-reporter, hot keys ($hot_keys keys),\
+ $workers workers, lars-report -L on the same 2 cores"
 set grid
 set key bottom right
 set yrange [0:*]
 set format y "%.1s%c"
 set ylabel "records/s accepted"
-set xlabel "connections (-r 10)"
+set xlabel "connections (-r 10, -T $short_secs)"
 set logscale x 2
-plot "$out/conns.dat" using 1:2 with linespoints pt 7 title "records/s", \
-    4000000 with lines dt 2 title "target 4M/s"
-set xlabel "results per message (8 connections)"
+plot "$out/conns.dat" using 1:2 with linespoints pt 7 title "records/s"
+set xlabel "results per message (8 connections, -T $short_secs)"
 set logscale x 10
-plot "$out/rpm.dat" using 1:2 with linespoints pt 7 title "records/s", \
-    4000000 with lines dt 2 title "target 4M/s"
+plot "$out/rpm.dat" using 1:2 with linespoints pt 7 title "records/s"
+unset logscale x
+set ylabel "records/s stored end to end"
+set xlabel "run, in turns (-n 8 -r $hot_results -T $hot_secs)"
+set xrange [0.5:3.5]
+set xtics 1
+set style fill solid 0.6
+set boxwidth 0.35
+plot "$out/prev.dat" using (\$1-0.2):2 with boxes title "$prev_rev", \
+    "" using (\$1+0.2):3 with boxes title "this build", \
+    ${fig[prev_e2e]:-0} * 2.5 with lines dt 2 title "2.5x the median of $prev_rev"
 unset multiplot
 EOF
 	else
