@@ -2,7 +2,9 @@
 #
 # Load: lars-report -L sends 20000 messages of 10 records over 8
 # connections for 5000 keys, and writes the table it expects; the table
-# must end up exactly so.
+# must end up exactly so.  Then the same from 3 threads (-j 3) over 7
+# connections, at a rate: every key again, newer, and the shares of -N and
+# -R add up.
 
 use strict;
 use warnings;
@@ -31,5 +33,18 @@ my $lines = () = $expected =~ /\n/g;
 is($lines, $rows, 'expected.tsv has as many rows as announced');
 cmp_ok($lines, '>', 0, 'some rows expected');
 ok($t->wait_rows($expected, 120), 'table equals expected.tsv');
+
+# -j 3: connections 0-6 over threads of 3, 2 and 2; newer ts than above
+my $t0 = time;
+$out = $t->report({ timeout => 300 }, '-L', '-j', 3, '-n', 7, '-N', 7001,
+    '-R', 3500, '-r', 10, '-k', 5000, '-t', 1800000000, '-o', $file);
+note($out);
+($msgs, $recs, $conns, $rows) = $out =~ /$summary/m;
+is($msgs, 7001, '-j 3: 7001 messages, the shares add up');
+is($conns, 7, '-j 3: 7 connections');
+is($rows, 5000, '-j 3: every key sent');
+cmp_ok(time - $t0, '>=', 1.5, '-j 3: -R 3500 paces 7001 messages over 2 s');
+$expected = $t->read_file($file) // '';
+ok($t->wait_rows($expected, 120), '-j 3: table equals the new expected.tsv');
 
 $t->done_testing;

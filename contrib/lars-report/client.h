@@ -33,6 +33,7 @@ struct load_conf {
 	const char	*host;
 	const char	*port;
 	int		 conns;		/* -n */
+	int		 threads;	/* -j */
 	long long	 messages;	/* -N; ignored when seconds > 0 */
 	int		 seconds;	/* -T; 0: send messages */
 	int		 results;	/* -r: results per message */

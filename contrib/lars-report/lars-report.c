@@ -24,9 +24,9 @@
 #include "client.h"
 #include "frame.h"
 
-#define OPTSTRING	"+:C:c:e:H:hi:k:LN:n:m:o:p:R:r:T:t:V"
+#define OPTSTRING	"+:C:c:e:H:hi:j:k:LN:n:m:o:p:R:r:T:t:V"
 #define SINGLE_FLAGS	"cCi"		/* only without -L */
-#define LOAD_FLAGS	"enNTrkRo"	/* only with -L */
+#define LOAD_FLAGS	"ejnNTrkRo"	/* only with -L */
 
 struct options {
 	int		 load;		/* -L */
@@ -102,6 +102,7 @@ opt_init(struct options *o)
 	o->modid = 1;
 	o->ts = 1700000000;
 	o->lc.conns = 4;
+	o->lc.threads = 1;
 	o->lc.messages = 10000;
 	o->lc.results = 10;
 	o->lc.keys = 1000;
@@ -144,6 +145,9 @@ opt_set(struct options *o, int ch, const char *arg)
 	case 'i':
 		o->msgid = (int32_t)opt_num(ch, "msgid", arg, INT32_MIN,
 		    INT32_MAX);
+		break;
+	case 'j':
+		o->lc.threads = (int)opt_num(ch, "threads", arg, 1, 64);
 		break;
 	case 'k':
 		o->lc.keys = (int)opt_num(ch, "keys", arg, 1, 10000000);

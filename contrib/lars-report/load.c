@@ -1,7 +1,10 @@
 /*
  * load: the load generator of lars-report -L.
  *
- * One thread drives conns non-blocking sockets with poll(2).  Keys come in
+ * Each of -j threads drives its share of the conns non-blocking sockets
+ * (connection c goes to thread c % threads) with poll(2), and makes its
+ * share of -N and of -R; the table of expected rows is shared, each key
+ * written by the one thread that owns its connection.  Keys come in
  * groups of -r results, one group per message.  Connection c owns the
  * groups g with g % conns == c, so each key travels over one connection, in
  * order; each pass of a connection over its groups is a round, and round k
@@ -31,6 +34,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +87,12 @@ struct load_conn {
 
 struct load {
 	const struct load_conf	*conf;
+	int			 tid, nthreads;	/* thread number, of */
+	int			 nconns;	/* connections of this thread */
+	long long		 messages;	/* its share of -N */
+	double			 rate;		/* its share of -R */
+	pthread_t		 thread;
+	pthread_barrier_t	*ready;		/* all connected: start */
 	struct load_conn	*conns;
 	struct pollfd		*pfd;
 	int			*pconn;		/* connection of each pfd */
@@ -100,7 +110,7 @@ struct load {
 	long long		 unsent;	/* dropped: no connection */
 	long long		 reconnects, failed;
 	long long		 rows;		/* keys sent at least once */
-	struct timespec		 start;
+	struct timespec		 start, end;
 };
 
 static int32_t	 load_modid(const struct load *, int);
@@ -109,7 +119,10 @@ static int32_t	 load_caller(int);
 static int32_t	 load_ip(int);
 static int32_t	 load_port(int);
 static void	*load_calloc(size_t, size_t);
-static void	 load_init(struct load *, const struct load_conf *);
+static void	 load_init(struct load *, const struct load_conf *, int, int,
+		    struct load_key *);
+static void	*load_thread(void *);
+static int	 load_later(const struct timespec *, const struct timespec *);
 static void	 load_connect(struct load *);
 static double	 load_elapsed(const struct load *);
 static long long load_quota(struct load *);
@@ -135,28 +148,81 @@ static void	 load_free(struct load *);
 int
 load_run(const struct load_conf *conf)
 {
-	struct load l;
+	struct load *l, sum;
+	struct load_key *keys;
+	pthread_barrier_t ready;
+	int t, nt = conf->threads < conf->conns ? conf->threads : conf->conns;
+	long long left = conf->messages;
 	double secs;
 
-	load_init(&l, conf);
-	load_connect(&l);
-	clock_gettime(CLOCK_MONOTONIC, &l.start);
-	while (load_step(&l))
-		;
-	load_close(&l);
-	secs = load_elapsed(&l);
-	if (l.out != NULL)
-		load_write(&l);
+	l = load_calloc((size_t)nt, sizeof(*l));
+	keys = NULL;
+	pthread_barrier_init(&ready, NULL, (unsigned int)nt);
+	for (t = 0; t < nt; t++) {
+		load_init(&l[t], conf, t, nt, keys);
+		keys = l[t].keys;
+		l[t].ready = &ready;
+		left -= l[t].messages;
+	}
+	l[0].messages += left;
+	for (t = 0; t < nt; t++)
+		if ((errno = pthread_create(&l[t].thread, NULL, load_thread,
+		    &l[t])) != 0)
+			err(1, "pthread_create");
+	for (t = 0; t < nt; t++)
+		pthread_join(l[t].thread, NULL);
+	pthread_barrier_destroy(&ready);
+	sum = l[0];
+	for (t = 1; t < nt; t++) {
+		sum.sent += l[t].sent;
+		sum.unsent += l[t].unsent;
+		sum.reconnects += l[t].reconnects;
+		sum.failed += l[t].failed;
+		sum.rows += l[t].rows;
+		if (load_later(&l[t].end, &sum.end))
+			sum.end = l[t].end;
+	}
+	secs = (double)(sum.end.tv_sec - l[0].start.tv_sec) +
+	    (double)(sum.end.tv_nsec - l[0].start.tv_nsec) / 1e9;
+	if (conf->out != NULL)
+		load_write(&sum);
 	printf("sent %lld messages, %lld records over %d connections in "
-	    "%.3f s: %.0f records/s; expecting %lld rows\n", l.sent,
-	    l.sent * conf->results, conf->conns, secs,
-	    secs > 0 ? (double)(l.sent * conf->results) / secs : 0.0, l.rows);
+	    "%.3f s: %.0f records/s; expecting %lld rows\n", sum.sent,
+	    sum.sent * conf->results, conf->conns, secs,
+	    secs > 0 ? (double)(sum.sent * conf->results) / secs : 0.0,
+	    sum.rows);
 	if (conf->on_close != LOAD_CLOSE_FAIL)
 		printf("could not send %lld messages, %lld records; "
-		    "%lld reconnects, %lld failed\n", l.unsent,
-		    l.unsent * conf->results, l.reconnects, l.failed);
-	load_free(&l);
+		    "%lld reconnects, %lld failed\n", sum.unsent,
+		    sum.unsent * conf->results, sum.reconnects, sum.failed);
+	for (t = 0; t < nt; t++)
+		load_free(&l[t]);
+	free(keys);
+	free(l);
 	return 0;
+}
+
+/* One thread: connect, wait for the others, run, close. */
+static void *
+load_thread(void *arg)
+{
+	struct load *l = arg;
+
+	load_connect(l);
+	pthread_barrier_wait(l->ready);
+	clock_gettime(CLOCK_MONOTONIC, &l->start);
+	while (load_step(l))
+		;
+	load_close(l);
+	clock_gettime(CLOCK_MONOTONIC, &l->end);
+	return NULL;
+}
+
+static int
+load_later(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec &&
+	    a->tv_nsec > b->tv_nsec);
 }
 
 /* The key layout: group g and result j name a key. */
@@ -200,23 +266,36 @@ load_calloc(size_t n, size_t size)
 	return p;
 }
 
-/* Everything but the sockets; the one report is reused for all messages. */
+/*
+ * Everything but the sockets, for thread tid of nt; the one report is
+ * reused for all its messages.  keys: the shared table, NULL for the first
+ * thread, which makes it.
+ */
 static void
-load_init(struct load *l, const struct load_conf *conf)
+load_init(struct load *l, const struct load_conf *conf, int tid, int nt,
+    struct load_key *keys)
 {
 	int j, r = conf->results;
 
 	memset(l, 0, sizeof(*l));
 	l->conf = conf;
+	l->tid = tid;
+	l->nthreads = nt;
+	l->nconns = (conf->conns - tid + nt - 1) / nt;
+	/* the shares: proportional to the connections (load_run() gives
+	 * the first thread what the rounding leaves) */
+	l->messages = conf->messages * l->nconns / conf->conns;
+	l->rate = (double)conf->rate * l->nconns / conf->conns;
 	l->groups = (conf->keys + r - 1) / r;
 	if ((long long)conf->modid_base + (l->groups - 1) / LOAD_CMDIDS >
 	    INT32_MAX)
 		errx(1, "bad -m modid_base %d: modids of %d keys pass %d",
 		    conf->modid_base, l->groups * r, INT32_MAX);
-	if (conf->out != NULL && (l->out = fopen(conf->out, "w")) == NULL)
+	if (tid == 0 && conf->out != NULL &&
+	    (l->out = fopen(conf->out, "w")) == NULL)
 		err(1, "%s", conf->out);
-	l->keys = load_calloc((size_t)l->groups * (size_t)r,
-	    sizeof(*l->keys));
+	l->keys = keys != NULL ? keys : load_calloc((size_t)l->groups *
+	    (size_t)r, sizeof(*l->keys));
 	l->res = load_calloc((size_t)r, sizeof(*l->res));
 	l->resp = load_calloc((size_t)r, sizeof(*l->resp));
 	for (j = 0; j < r; j++) {
@@ -239,15 +318,15 @@ static void
 load_connect(struct load *l)
 {
 	struct load_conn *c;
-	int i, n = l->conf->conns;
+	int i, n = l->nconns;
 
 	l->conns = load_calloc((size_t)n, sizeof(*l->conns));
 	l->pfd = load_calloc((size_t)n, sizeof(*l->pfd));
 	l->pconn = load_calloc((size_t)n, sizeof(*l->pconn));
 	for (i = 0; i < n; i++) {
 		c = &l->conns[i];
-		c->id = i;
-		c->next = i;
+		c->id = l->tid + i * l->nthreads;
+		c->next = c->id;
 		c->buf = load_calloc(1, l->bufsize);
 		c->fd = client_connect(l->conf->host, l->conf->port, c->peer,
 		    sizeof(c->peer));
@@ -290,12 +369,12 @@ load_quota(struct load *l)
 		l->generating = 0;
 		return 0;
 	}
-	if (cf->seconds == 0 && (q = cf->messages - l->made) <= 0) {
+	if (cf->seconds == 0 && (q = l->messages - l->made) <= 0) {
 		l->generating = 0;
 		return 0;
 	}
-	if (cf->rate > 0) {
-		allowed = (long long)((double)cf->rate * el) + 1 - l->made;
+	if (l->rate > 0) {
+		allowed = (long long)(l->rate * el) + 1 - l->made;
 		if (allowed < q)
 			q = allowed;
 	}
@@ -323,7 +402,7 @@ load_prepare(struct load *l, int g, uint32_t k)
 static void
 load_advance(struct load *l, struct load_conn *c)
 {
-	if (++l->made >= l->conf->messages && l->conf->seconds == 0)
+	if (++l->made >= l->messages && l->conf->seconds == 0)
 		l->generating = 0;
 	c->next += l->conf->conns;
 	if (c->next >= l->groups) {
@@ -430,14 +509,14 @@ load_timeout(const struct load *l, int starved)
 	int64_t now = load_now_ms(), at;
 	int i, ms = -1;
 
-	if (starved && cf->rate > 0 && l->generating) {
+	if (starved && l->rate > 0 && l->generating) {
 		el = load_elapsed(l);
-		wait = (double)l->made / (double)cf->rate - el;
+		wait = (double)l->made / l->rate - el;
 		if (cf->seconds > 0 && cf->seconds - el < wait)
 			wait = cf->seconds - el;
 		ms = wait <= 0 ? 0 : (int)ceil(wait * 1000);
 	}
-	for (i = 0; i < cf->conns; i++) {
+	for (i = 0; i < l->nconns; i++) {
 		if ((at = l->conns[i].retry_at) == 0)
 			continue;
 		at = at <= now ? 0 : at - now;
@@ -565,27 +644,28 @@ static int
 load_step(struct load *l)
 {
 	struct load_conn *c;
-	int i, first, n = 0, starved = 0, timeout, conns = l->conf->conns;
+	int i, k, first, n = 0, starved = 0, timeout, conns = l->nconns;
 	int64_t now = load_now_ms();
 
 	for (i = 0, first = l->turn; i < conns; i++) {
-		c = &l->conns[(first + i) % conns];
+		k = (first + i) % conns;
+		c = &l->conns[k];
 		if (c->fd == -1 && c->retry_at != 0 && now >= c->retry_at)
 			load_reconnect(l, c);
 		if (c->fd == -1) {
 			load_drop(l, c);
-			starved |= c->id < l->groups && l->conf->rate > 0;
+			starved |= c->id < l->groups && l->rate > 0;
 			continue;
 		}
 		if (c->off == c->len && !c->eof) {
 			load_fill(l, c);
 			if (c->len > 0)
-				l->turn = (c->id + 1) % conns;
+				l->turn = (k + 1) % conns;
 		}
 		l->pfd[n].fd = c->fd;
 		l->pfd[n].events = c->off < c->len ? POLLIN | POLLOUT : POLLIN;
 		l->pfd[n].revents = 0;
-		l->pconn[n++] = c->id;
+		l->pconn[n++] = k;
 		if (c->off == c->len)
 			starved |= c->id < l->groups;
 	}
@@ -618,7 +698,7 @@ load_idle(const struct load *l)
 {
 	int i;
 
-	for (i = 0; i < l->conf->conns; i++)
+	for (i = 0; i < l->nconns; i++)
 		if (l->conns[i].fd != -1 && l->conns[i].off < l->conns[i].len)
 			return 0;
 	return 1;
@@ -632,7 +712,7 @@ load_close(struct load *l)
 	socklen_t len;
 	int i, e;
 
-	for (i = 0; i < l->conf->conns; i++) {
+	for (i = 0; i < l->nconns; i++) {
 		c = &l->conns[i];
 		if (c->fd == -1)
 			continue;
@@ -687,14 +767,13 @@ load_free(struct load *l)
 {
 	int i;
 
-	for (i = 0; i < l->conf->conns; i++) {
+	for (i = 0; i < l->nconns; i++) {
 		free(l->conns[i].buf);
 		free(l->conns[i].msgs);
 	}
 	free(l->conns);
 	free(l->pfd);
 	free(l->pconn);
-	free(l->keys);
 	free(l->res);
 	free(l->resp);
 }
