@@ -69,7 +69,7 @@ usage(int status)
 
 	fprintf(fp, "usage: lars-report [-H host] [-p port] -m modid "
 	    "-c cmdid [-C caller] [-t ts] [-i msgid] result ...\n"
-	    "       lars-report -L [-H host] [-p port] [-n conns] "
+	    "       lars-report -L [-H host] [-p port] [-j threads] [-n conns] "
 	    "[-N messages | -T seconds] [-r results] [-k keys] "
 	    "[-m modid_base] [-t ts_base] [-R rate] [-o file] [-e mode]\n");
 	exit(status);
