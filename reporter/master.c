@@ -34,7 +34,7 @@
 
 #define MASTER_EVENTS		256
 #define MASTER_RBUF		(256 * 1024)	/* one read, for every conn */
-#define MASTER_COMPACT_MIN	32768	/* records: a first compaction */
+#define MASTER_COMPACT_MIN	8192	/* records: a first compaction */
 #define MASTER_SWEEP_MS		1000
 
 struct master *master;

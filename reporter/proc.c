@@ -26,7 +26,7 @@
 #include "reporter.h"
 
 #define PROC_PIPE_SIZE		(1 << 20)
-#define PROC_QUEUE_INIT		65536
+#define PROC_QUEUE_INIT		16384
 #define PROC_QUICK_DEATH_MS	10000	/* died sooner: counts as a fail */
 #define PROC_DELAY_MIN_MS	100
 #define PROC_DELAY_MAX_MS	30000

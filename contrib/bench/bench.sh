@@ -993,6 +993,7 @@ set xrange [0.5:3.5]
 set xtics 1
 set style fill solid 0.6
 set boxwidth 0.35
+set key top left
 plot "$out/prev.dat" using (\$1-0.2):2 with boxes title "$prev_rev", \
     "" using (\$1+0.2):3 with boxes title "this build", \
     ${fig[prev_e2e]:-0} * 2.5 with lines dt 2 title "2.5x the median of $prev_rev"
