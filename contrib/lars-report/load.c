@@ -97,7 +97,6 @@ struct load {
 	struct pollfd		*pfd;
 	int			*pconn;		/* connection of each pfd */
 	struct load_key		*keys;
-	FILE			*out;
 	Lars__ReportStatusReq	 req;
 	Lars__HostCallResult	*res;
 	Lars__HostCallResult	**resp;
@@ -142,7 +141,7 @@ static int64_t	 load_now_ms(void);
 static int	 load_step(struct load *);
 static int	 load_idle(const struct load *);
 static void	 load_close(struct load *);
-static void	 load_write(struct load *);
+static void	 load_write(const struct load *, FILE *);
 static void	 load_free(struct load *);
 
 int
@@ -150,11 +149,14 @@ load_run(const struct load_conf *conf)
 {
 	struct load *l, sum;
 	struct load_key *keys;
+	FILE *out = NULL;
 	pthread_barrier_t ready;
 	int t, nt = conf->threads < conf->conns ? conf->threads : conf->conns;
 	long long left = conf->messages;
 	double secs;
 
+	if (conf->out != NULL && (out = fopen(conf->out, "w")) == NULL)
+		err(1, "%s", conf->out);
 	l = load_calloc((size_t)nt, sizeof(*l));
 	keys = NULL;
 	pthread_barrier_init(&ready, NULL, (unsigned int)nt);
@@ -172,7 +174,7 @@ load_run(const struct load_conf *conf)
 	for (t = 0; t < nt; t++)
 		pthread_join(l[t].thread, NULL);
 	pthread_barrier_destroy(&ready);
-	sum = l[0];
+	sum = l[0];	/* the shared table, the first start */
 	for (t = 1; t < nt; t++) {
 		sum.sent += l[t].sent;
 		sum.unsent += l[t].unsent;
@@ -185,7 +187,7 @@ load_run(const struct load_conf *conf)
 	secs = (double)(sum.end.tv_sec - l[0].start.tv_sec) +
 	    (double)(sum.end.tv_nsec - l[0].start.tv_nsec) / 1e9;
 	if (conf->out != NULL)
-		load_write(&sum);
+		load_write(&sum, out);
 	printf("sent %lld messages, %lld records over %d connections in "
 	    "%.3f s: %.0f records/s; expecting %lld rows\n", sum.sent,
 	    sum.sent * conf->results, conf->conns, secs,
@@ -291,9 +293,6 @@ load_init(struct load *l, const struct load_conf *conf, int tid, int nt,
 	    INT32_MAX)
 		errx(1, "bad -m modid_base %d: modids of %d keys pass %d",
 		    conf->modid_base, l->groups * r, INT32_MAX);
-	if (tid == 0 && conf->out != NULL &&
-	    (l->out = fopen(conf->out, "w")) == NULL)
-		err(1, "%s", conf->out);
 	l->keys = keys != NULL ? keys : load_calloc((size_t)l->groups *
 	    (size_t)r, sizeof(*l->keys));
 	l->res = load_calloc((size_t)r, sizeof(*l->res));
@@ -738,7 +737,7 @@ load_close(struct load *l)
  * server stores them.
  */
 static void
-load_write(struct load *l)
+load_write(const struct load *l, FILE *out)
 {
 	const struct load_key *k;
 	size_t i, n, r = l->req.n_results;
@@ -751,15 +750,14 @@ load_write(struct load *l)
 			continue;
 		g = (int)(i / r);
 		j = (int)(i % r);
-		fprintf(l->out, "%d\t%d\t%d\t%d\t%d\t%u\t%u\t%u\t%d\n",
+		fprintf(out, "%d\t%d\t%d\t%d\t%d\t%u\t%u\t%u\t%d\n",
 		    load_modid(l, g), load_cmdid(g), load_ip(j), load_port(j),
 		    load_caller(g), k->succ > INT32_MAX ? INT32_MAX : k->succ,
 		    k->err > INT32_MAX ? INT32_MAX : k->err, k->ts,
 		    k->overload);
 	}
-	if (ferror(l->out) || fclose(l->out) == EOF)
+	if (ferror(out) || fclose(out) == EOF)
 		err(1, "%s", l->conf->out);
-	l->out = NULL;
 }
 
 static void
